@@ -1,0 +1,235 @@
+/* Job definitions: loading and validation. */
+#include "jobs.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const purser_config_key jobs_keys[] = {
+    {"plugin", PURSER_CFG_STRING, NULL, 1, "the plugin that runs the job"},
+    {"schedule", PURSER_CFG_STRING, NULL, 1, "5-field cron expression or @daily-style macro"},
+    {"timezone", PURSER_CFG_STRING, NULL, 0, "IANA zone of the schedule (default: timezone)"},
+    {"description", PURSER_CFG_STRING, NULL, 0, "what the job is for"},
+    {"timeout", PURSER_CFG_DURATION, "1h", 0, "a run longer than this is stopped and fails"},
+    {"retries.max", PURSER_CFG_INT, "0", 0, "retries after a failed attempt"},
+    {"retries.backoff", PURSER_CFG_DURATION, "1m", 0, "first retry delay, doubled each time"},
+    {"retries.max_backoff", PURSER_CFG_DURATION, "30m", 0, "longest retry delay"},
+    {"overlap", PURSER_CFG_STRING, "skip", 0, "skip | queue | allow(N) | replace"},
+    {"catchup", PURSER_CFG_STRING, "latest", 0, "none | latest | all"},
+    {"max_catchup", PURSER_CFG_INT, "10", 0, "most missed slots run by catchup: all"},
+    {"after", PURSER_CFG_LIST, NULL, 0, "jobs that must have succeeded for the same date"},
+    {"jitter", PURSER_CFG_DURATION, "0s", 0, "random delay added to the start"},
+    {"deadline", PURSER_CFG_DURATION, NULL, 0, "alert when a slot has not succeeded by then"},
+    {"enabled", PURSER_CFG_BOOL, "true", 0, "false: never scheduled"},
+    {0},
+};
+
+bool jobs_zone_valid(const char *zone)
+{
+    if (!zone || !*zone || zone[0] == '/' || strstr(zone, ".."))
+        return false;
+    if (strcmp(zone, "UTC") == 0)
+        return true;
+    char *path = path_join("/usr/share/zoneinfo", zone);
+    bool ok = file_exists(path);
+    free(path);
+    return ok;
+}
+
+/* A shallow copy of a job's map without its params (validated apart,
+ * against the plugin's table). Free the returned list with free_view. */
+static cfg_node *jobs_view(const cfg_node *job)
+{
+    cfg_node *view = xcalloc(1, sizeof *view);
+    *view = *job;
+    view->child = NULL;
+    view->count = 0;
+    cfg_node **tail = &view->child;
+    for (const cfg_node *c = job->child; c; c = c->next) {
+        if (strcmp(c->key, "params") == 0)
+            continue;
+        cfg_node *copy = xcalloc(1, sizeof *copy);
+        *copy = *c;
+        copy->next = NULL;
+        *tail = copy;
+        tail = &copy->next;
+        view->count++;
+    }
+    return view;
+}
+
+static void jobs_view_free(cfg_node *view)
+{
+    for (cfg_node *c = view->child, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    free(view);
+}
+
+static const char *jobs_text(const cfg_node *job, const char *key)
+{
+    const cfg_node *n = cfg_get(job, key);
+    return n && n->kind == CFG_SCALAR ? n->value : NULL;
+}
+
+static int jobs_check_one(const settings *s, const plugin_set *plugins, const cfg_doc *doc,
+                          const cfg_node *job, char *err, size_t errlen)
+{
+    if (job->kind != CFG_MAP) {
+        set_err(err, errlen, "%s:%d:%d: job '%s': expected a map of settings", doc->path,
+                job->line, job->col, job->key);
+        return -1;
+    }
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "jobs.%s.", job->key);
+    cfg_node *view = jobs_view(job);
+    int rc = cfg_validate(doc, view, prefix, jobs_keys, err, errlen);
+    jobs_view_free(view);
+    if (rc != 0)
+        return -1;
+    const cfg_node *pn = cfg_get(job, "plugin");
+    const loaded_plugin *lp = loader_find(plugins, pn->value);
+    if (!lp) {
+        set_err(err, errlen, "%s:%d:%d: job '%s': no plugin named '%s' is loaded (see `purser "
+                "plugins`)", doc->path, pn->line, pn->col, job->key, pn->value);
+        return -1;
+    }
+    if (!lp->desc.run) {
+        set_err(err, errlen, "%s:%d:%d: job '%s': plugin '%s' has no batch run callback",
+                doc->path, pn->line, pn->col, job->key, pn->value);
+        return -1;
+    }
+    const cfg_node *tz = cfg_get(job, "timezone");
+    const char *zone = tz && tz->value ? tz->value : s->timezone;
+    if (!jobs_zone_valid(zone)) {
+        set_err(err, errlen, "%s:%d:%d: job '%s': unknown time zone '%s' (an IANA name like "
+                "Europe/Berlin)", doc->path, tz ? tz->line : job->line, tz ? tz->col : job->col,
+                job->key, zone);
+        return -1;
+    }
+    const cfg_node *params = cfg_get(job, "params");
+    if (params && params->kind != CFG_MAP) {
+        set_err(err, errlen, "%s:%d:%d: job '%s': params must be a map", doc->path,
+                params->line, params->col, job->key);
+        return -1;
+    }
+    static const purser_config_key none[] = {{0}};
+    if (params || lp->desc.params) {
+        static const cfg_node empty = {.kind = CFG_MAP};
+        snprintf(prefix, sizeof prefix, "jobs.%s.params.", job->key);
+        cfg_node empty_at = empty;
+        empty_at.line = job->line;
+        empty_at.col = job->col;
+        if (cfg_validate(doc, params ? params : &empty_at, prefix,
+                         lp->desc.params ? lp->desc.params : none, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int jobs_add_file(const settings *s, const plugin_set *plugins, const char *path,
+                         job_set *out, char *err, size_t errlen)
+{
+    cfg_doc *doc = cfg_load(path, err, errlen);
+    if (!doc)
+        return -1;
+    out->docs = xrealloc(out->docs, (out->n_docs + 1) * sizeof *out->docs);
+    out->docs[out->n_docs++] = doc;
+    const cfg_node *jobs = cfg_get(doc->root, "jobs");
+    for (const cfg_node *c = doc->root->child; c; c = c->next) {
+        if (strcmp(c->key, "jobs") != 0) {
+            set_err(err, errlen, "%s:%d:%d: unknown key '%s' (a job file holds one map, "
+                    "'jobs:')", path, c->key_line, c->key_col, c->key);
+            return -1;
+        }
+    }
+    if (!jobs)
+        return 0;
+    if (jobs->kind != CFG_MAP) {
+        set_err(err, errlen, "%s:%d:%d: 'jobs' must be a map of job names", path, jobs->line,
+                jobs->col);
+        return -1;
+    }
+    for (const cfg_node *j = jobs->child; j; j = j->next) {
+        const job_def *prev = jobs_find(out, j->key);
+        if (prev) {
+            set_err(err, errlen, "%s:%d:%d: job '%s' is already defined in %s:%d", path,
+                    j->key_line, j->key_col, j->key, prev->doc->path, prev->node->key_line);
+            return -1;
+        }
+        if (jobs_check_one(s, plugins, doc, j, err, errlen) != 0)
+            return -1;
+        out->items = xrealloc(out->items, (out->count + 1) * sizeof *out->items);
+        job_def *d = &out->items[out->count++];
+        const char *zone = jobs_text(j, "timezone");
+        const char *en = jobs_text(j, "enabled");
+        int enabled = 1;
+        if (en)
+            cfg_parse_bool(en, &enabled);
+        *d = (job_def){.name = j->key,
+                       .plugin = jobs_text(j, "plugin"),
+                       .schedule = jobs_text(j, "schedule"),
+                       .timezone = zone ? zone : s->timezone,
+                       .enabled = enabled != 0,
+                       .doc = doc,
+                       .node = j,
+                       .params = cfg_get(j, "params")};
+    }
+    return 0;
+}
+
+static int jobs_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int jobs_load(const settings *s, const plugin_set *plugins, job_set *out, char *err,
+              size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(s->jobs_dir);
+    if (!d)
+        return 0;
+    char **files = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+            continue;
+        files = xrealloc(files, (n + 1) * sizeof *files);
+        files[n++] = path_join(s->jobs_dir, e->d_name);
+    }
+    closedir(d);
+    if (files)
+        qsort(files, n, sizeof *files, jobs_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = jobs_add_file(s, plugins, files[i], out, err, errlen);
+        free(files[i]);
+    }
+    free(files);
+    return rc;
+}
+
+const job_def *jobs_find(const job_set *set, const char *name)
+{
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->items[i].name, name) == 0)
+            return &set->items[i];
+    return NULL;
+}
+
+void jobs_free(job_set *set)
+{
+    for (size_t i = 0; i < set->n_docs; i++)
+        cfg_free(set->docs[i]);
+    free(set->docs);
+    free(set->items);
+    memset(set, 0, sizeof *set);
+}

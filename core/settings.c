@@ -1,0 +1,254 @@
+/* The core's settings: the key table, defaults and path resolution. */
+#include "settings.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const purser_config_key settings_keys[] = {
+    {"database.url", PURSER_CFG_STRING, NULL, 0,
+     "libpq conninfo or URI; unset: the embedded cluster ($PURSER_DATABASE_URL overrides)"},
+    {"database.connect_timeout", PURSER_CFG_DURATION, "10s", 0, "time allowed to connect"},
+    {"database.embedded.dir", PURSER_CFG_PATH, "var/pg", 0, "folder of the embedded cluster"},
+    {"database.embedded.port", PURSER_CFG_INT, "5432", 0,
+     "port number of the embedded cluster's unix socket (no TCP)"},
+    {"database.embedded.bin_dir", PURSER_CFG_PATH, NULL, 0,
+     "PostgreSQL server programs (default: newest /usr/lib/postgresql/*/bin)"},
+    {"plugins.dir", PURSER_CFG_PATH, "build/plugins", 0, "folder whose *.so are loaded"},
+    {"plugins.load", PURSER_CFG_LIST, NULL, 0, "load only these files (relative to plugins.dir)"},
+    {"reports.output_dir", PURSER_CFG_PATH, "var/reports", 0, "where workbooks are written"},
+    {"jobs.dir", PURSER_CFG_PATH, "jobs", 0, "folder of the job definitions (*.yaml)"},
+    {"timezone", PURSER_CFG_STRING, "UTC", 0, "default IANA time zone of jobs"},
+    {"log.level", PURSER_CFG_STRING, "info", 0, "debug, info, warn or error"},
+    {"log.format", PURSER_CFG_STRING, "text", 0, "text or json"},
+    {"http.listen", PURSER_CFG_STRING, "127.0.0.1:8080", 0, "address:port of the HTTP server"},
+    {"runner.workers", PURSER_CFG_INT, "2", 0, "runs executed at once by a daemon"},
+    {"history.keep", PURSER_CFG_DURATION, "90d", 0, "run history older than this is pruned"},
+    {"alerts.webhook_url", PURSER_CFG_STRING, NULL, 0, "JSON POST target for alerts"},
+    {0},
+};
+
+/* The text of key from the doc or its default; NULL if neither. */
+static const char *settings_text(const settings *s, const char *key)
+{
+    const cfg_node *n = s->doc ? cfg_find(s->doc->root, key) : NULL;
+    if (n && n->kind == CFG_SCALAR && n->value && *n->value)
+        return n->value;
+    const purser_config_key *k = cfg_key_lookup(settings_keys, key);
+    return k ? k->default_value : NULL;
+}
+
+static char *settings_path(const settings *s, const char *key)
+{
+    const char *v = settings_text(s, key);
+    if (!v)
+        return NULL;
+    if (s->doc)
+        return path_normalize(cfg_resolve_path(s->doc, v));
+    char cwd[PATH_MAX];
+    if (v[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return path_normalize(xstrdup(v));
+    return path_normalize(path_join(cwd, v));
+}
+
+static char *settings_dup(const settings *s, const char *key)
+{
+    const char *v = settings_text(s, key);
+    return v ? xstrdup(v) : NULL;
+}
+
+static int64_t settings_int(const settings *s, const char *key, int duration)
+{
+    int64_t v = 0;
+    const char *t = settings_text(s, key);
+    if (t)
+        (void)(duration ? cfg_parse_duration_ms(t, &v) : cfg_parse_int(t, &v));
+    return v;
+}
+
+/* A shallow view of the root without the plugins' own blocks, so the core
+ * table validates only the core's keys. Entries are copies sharing their
+ * subtrees; free with settings_view_free. */
+static cfg_node *settings_core_view(const cfg_node *root)
+{
+    cfg_node *view = xcalloc(1, sizeof *view);
+    *view = *root;
+    view->child = NULL;
+    view->count = 0;
+    cfg_node **tail = &view->child;
+    for (const cfg_node *c = root->child; c; c = c->next) {
+        cfg_node *copy = xcalloc(1, sizeof *copy);
+        *copy = *c;
+        copy->next = NULL;
+        if (c->key && strcmp(c->key, "plugins") == 0 && c->kind == CFG_MAP) {
+            copy->child = NULL;
+            copy->count = 0;
+            cfg_node **t2 = &copy->child;
+            for (const cfg_node *p = c->child; p; p = p->next) {
+                if (strcmp(p->key, "dir") != 0 && strcmp(p->key, "load") != 0)
+                    continue;
+                cfg_node *pc = xcalloc(1, sizeof *pc);
+                *pc = *p;
+                pc->next = NULL;
+                *t2 = pc;
+                t2 = &pc->next;
+                copy->count++;
+            }
+        }
+        *tail = copy;
+        tail = &copy->next;
+        view->count++;
+    }
+    return view;
+}
+
+static void settings_view_free(cfg_node *view)
+{
+    cfg_node *c = view->child;
+    while (c) {
+        cfg_node *next = c->next;
+        if (c->key && strcmp(c->key, "plugins") == 0 && c->kind == CFG_MAP) {
+            cfg_node *p = c->child;
+            while (p) {
+                cfg_node *pn = p->next;
+                free(p);
+                p = pn;
+            }
+        }
+        free(c);
+        c = next;
+    }
+    free(view);
+}
+
+static int settings_read_file(const char *path, settings *s, char *err, size_t errlen)
+{
+    s->doc = cfg_load(path, err, errlen);
+    if (!s->doc)
+        return -1;
+    s->config_path = xstrdup(path);
+    cfg_node *view = settings_core_view(s->doc->root);
+    int rc = cfg_validate(s->doc, view, "", settings_keys, err, errlen);
+    settings_view_free(view);
+    if (rc != 0)
+        return -1;
+    const cfg_node *fmt = cfg_find(s->doc->root, "log.format");
+    if (fmt && fmt->value && strcmp(fmt->value, "text") != 0 && strcmp(fmt->value, "json") != 0) {
+        set_err(err, errlen, "%s:%d:%d: key 'log.format': expected text or json, found '%s'",
+                path, fmt->line, fmt->col, fmt->value);
+        return -1;
+    }
+    const cfg_node *lvl = cfg_find(s->doc->root, "log.level");
+    if (lvl && lvl->value && strcmp(lvl->value, "debug") && strcmp(lvl->value, "info") &&
+        strcmp(lvl->value, "warn") && strcmp(lvl->value, "error")) {
+        set_err(err, errlen,
+                "%s:%d:%d: key 'log.level': expected debug, info, warn or error, found '%s'", path,
+                lvl->line, lvl->col, lvl->value);
+        return -1;
+    }
+    return 0;
+}
+
+int settings_load(const char *path, settings *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (!path || !*path)
+        path = getenv("PURSER_CONFIG");
+    if ((!path || !*path) && file_exists("config/purser.yaml"))
+        path = "config/purser.yaml";
+    if (path && *path) {
+        if (!file_exists(path)) {
+            set_err(err, errlen, "%s: configuration file not found", path);
+            return -1;
+        }
+        if (settings_read_file(path, s, err, errlen) != 0)
+            return -1;
+    }
+    const char *env_url = getenv("PURSER_DATABASE_URL");
+    s->database_url = env_url && *env_url ? xstrdup(env_url) : settings_dup(s, "database.url");
+    s->connect_timeout_ms = settings_int(s, "database.connect_timeout", 1);
+    s->pg_dir = settings_path(s, "database.embedded.dir");
+    s->pg_port = settings_int(s, "database.embedded.port", 0);
+    s->pg_bin_dir = settings_path(s, "database.embedded.bin_dir");
+    s->plugins_dir = settings_path(s, "plugins.dir");
+    s->reports_dir = settings_path(s, "reports.output_dir");
+    s->jobs_dir = settings_path(s, "jobs.dir");
+    s->timezone = settings_dup(s, "timezone");
+    s->log_level = settings_dup(s, "log.level");
+    s->log_format = settings_dup(s, "log.format");
+    s->http_listen = settings_dup(s, "http.listen");
+    s->runner_workers = settings_int(s, "runner.workers", 0);
+    const cfg_node *load = s->doc ? cfg_find(s->doc->root, "plugins.load") : NULL;
+    if (load && load->kind == CFG_SEQ && load->count) {
+        s->plugins_load = xcalloc(load->count, sizeof *s->plugins_load);
+        for (const cfg_node *c = load->child; c; c = c->next)
+            s->plugins_load[s->n_plugins_load++] = xstrdup(c->value ? c->value : "");
+    }
+    return 0;
+}
+
+const cfg_node *settings_plugin_block(const settings *s, const char *name)
+{
+    const cfg_node *plugins = s->doc ? cfg_get(s->doc->root, "plugins") : NULL;
+    if (!plugins || plugins->kind != CFG_MAP)
+        return NULL;
+    return cfg_get(plugins, name);
+}
+
+int settings_check_plugins(const settings *s, const plugin_set *set, char *err, size_t errlen)
+{
+    const cfg_node *plugins = s->doc ? cfg_get(s->doc->root, "plugins") : NULL;
+    if (!plugins || plugins->kind != CFG_MAP)
+        return 0;
+    for (const cfg_node *c = plugins->child; c; c = c->next) {
+        if (strcmp(c->key, "dir") == 0 || strcmp(c->key, "load") == 0)
+            continue;
+        const loaded_plugin *lp = loader_find(set, c->key);
+        if (!lp) {
+            strbuf names = {0};
+            for (size_t i = 0; i < set->count; i++)
+                sb_addf(&names, "%s%s", i ? ", " : "", set->items[i].desc.name);
+            set_err(err, errlen, "%s:%d:%d: settings for plugin '%s', which is not loaded "
+                    "(loaded: %s)", s->config_path, c->key_line, c->key_col, c->key,
+                    names.len ? names.data : "none");
+            sb_free(&names);
+            return -1;
+        }
+        if (c->kind != CFG_MAP) {
+            set_err(err, errlen, "%s:%d:%d: key 'plugins.%s': expected a map of settings",
+                    s->config_path, c->line, c->col, c->key);
+            return -1;
+        }
+        static const purser_config_key none[] = {{0}};
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "plugins.%s.", c->key);
+        if (cfg_validate(s->doc, c, prefix, lp->desc.config ? lp->desc.config : none, err,
+                         errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void settings_free(settings *s)
+{
+    cfg_free(s->doc);
+    free(s->config_path);
+    free(s->database_url);
+    free(s->pg_dir);
+    free(s->pg_bin_dir);
+    free(s->plugins_dir);
+    free(s->reports_dir);
+    free(s->jobs_dir);
+    free(s->timezone);
+    free(s->log_level);
+    free(s->log_format);
+    free(s->http_listen);
+    for (size_t i = 0; i < s->n_plugins_load; i++)
+        free(s->plugins_load[i]);
+    free(s->plugins_load);
+    memset(s, 0, sizeof *s);
+}
