@@ -28,7 +28,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP
-CPPFLAGS   += -Icore -Icore/include $(PKG_CFLAGS) -DPURSER_VERSION='"$(VERSION)"'
+CPPFLAGS   += -Icore -Icore/include -Itests/lib $(PKG_CFLAGS) -DPURSER_VERSION='"$(VERSION)"'
 LDFLAGS    += $(SANFLAGS)
 CORE_LIBS  := -lpq -lyaml -lcrypto -ldl -lpthread -lm
 PLUGIN_CFLAGS := -fPIC -fvisibility=hidden
@@ -45,6 +45,7 @@ PLUGINS    := $(sort $(foreach d,$(wildcard plugins/*/),$(if $(wildcard $(d)$(no
 PLUGIN_SO  := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 -include $(wildcard plugins/*/plugin.mk)
 
+.SECONDARY:
 .PHONY: all deps test unit integration demo bench fuzz install clean format check-format
 all: $(PURSER) $(PLUGIN_SO) $(BUILD)/purser-plugin.pc
 
@@ -106,7 +107,7 @@ $(BUILD)/test-plugins/%.so: tests/plugins/%.c | deps
 	$(CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(SANFLAGS) $(PLUGIN_CFLAGS) -shared $< -o $@
 $(BUILD)/test-plugins/not_elf.so:
 	@mkdir -p $(dir $@)
-	printf 'this is a text file, not an ELF shared object\n' > $@
+	printf 'This is a text file posing as a plugin. It is long enough for the\ndynamic loader to read a whole ELF header and find none.\n' > $@
 $(BUILD)/test-plugins/example_copy.so: $(BUILD)/plugins/example.so
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -118,7 +119,8 @@ INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 TEST_LIBS   = -lcmocka $(CORE_LIBS)
 -include $(wildcard tests/unit/*.mk)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(CORE_LIB)
+TEST_LIB_OBJ := $(BUILD)/obj/tests/lib/testdb.o
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $($(notdir $@)_EXTRA) $(TEST_LIBS) -o $@
 

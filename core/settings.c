@@ -199,8 +199,30 @@ const cfg_node *settings_plugin_block(const settings *s, const char *name)
     return cfg_get(plugins, name);
 }
 
+/* A loaded plugin with required settings but no block at all. */
+static int settings_check_required(const settings *s, const plugin_set *set, char *err,
+                                   size_t errlen)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const purser_plugin *d = &set->items[i].desc;
+        if (settings_plugin_block(s, d->name))
+            continue;
+        for (const purser_config_key *k = d->config; k && k->key; k++) {
+            if (k->required && !strchr(k->key, '*')) {
+                set_err(err, errlen, "%s: plugin '%s' needs the setting 'plugins.%s.%s' (%s)",
+                        s->config_path ? s->config_path : "(no configuration file)", d->name,
+                        d->name, k->key, k->description ? k->description : "required");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int settings_check_plugins(const settings *s, const plugin_set *set, char *err, size_t errlen)
 {
+    if (settings_check_required(s, set, err, errlen) != 0)
+        return -1;
     const cfg_node *plugins = s->doc ? cfg_get(s->doc->root, "plugins") : NULL;
     if (!plugins || plugins->kind != CFG_MAP)
         return 0;
