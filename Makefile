@@ -120,12 +120,15 @@ TEST_LIBS   = -lcmocka $(CORE_LIBS)
 -include $(wildcard tests/unit/*.mk)
 
 TEST_LIB_OBJ := $(BUILD)/obj/tests/lib/testdb.o
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB_OBJ) $(CORE_LIB)
+# A test may link plugin sources too: NAME_EXTRA (objects), NAME_LIBS.
+test_vrp_EXTRA := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard plugins/routing/vrp_*.c))
+.SECONDEXPANSION:
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB_OBJ) $$($$(notdir $$@)_EXTRA) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $($(notdir $@)_EXTRA) $(TEST_LIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $($(notdir $@)_LIBS) $(TEST_LIBS) -o $@
 
 TEST_ENV = PURSER_BUILD=$(BUILD) PURSER_FIXTURES=$(FIXTURES) SANITIZE=$(SANITIZE) \
-           ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+           ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:handle_segv=0 UBSAN_OPTIONS=print_stacktrace=1
 
 test: all $(TEST_PLUGINS) $(UNIT_BIN) $(INTEG_BIN)
 	@$(TEST_ENV) tests/run.sh
@@ -135,7 +138,7 @@ unit: all $(TEST_PLUGINS) $(UNIT_BIN)
 
 # ---- demo, bench, install ---------------------------------------------------
 demo: all
-	@PURSER_BUILD=$(BUILD) tests/demo.sh
+	@PURSER_BUILD=$(BUILD) core/tools/demo.sh
 
 bench: all
 	@PURSER_BUILD=$(BUILD) PURSER_FIXTURES=$(FIXTURES) tests/bench/run.sh

@@ -101,11 +101,8 @@ int cli_check(cli_options *o, int argc, char **argv)
         return 2;
     }
     int rc = cli_load_plugins(o, true);
-    if (rc != 0) {
-        log_error("check failed: %zu plugin(s) refused or invalid settings",
-                  o->plugins.refused);
-        return rc;
-    }
+    if (rc != 0)
+        return rc; /* each problem was logged as one line */
     job_set jobs;
     char err[1024];
     if (jobs_load(&o->s, &o->plugins, &jobs, err, sizeof err) != 0) {

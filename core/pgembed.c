@@ -136,34 +136,79 @@ static void pge_tail(const char *path, char *out, size_t len)
     free(text);
 }
 
-char *pgembed_conninfo(const settings *s)
+/* Where the cluster really lives: database.embedded.dir, or the folder
+ * named in its LOCATION file when that dir is closed to the server user
+ * (a checkout under a private home). Fills eff, a copy of s whose pg_dir
+ * points at buf. */
+static void pge_effective(const settings *s, settings *eff, char *buf, size_t len)
 {
-    return xasprintf("host=%s port=%lld dbname=purser user=purser", s->pg_dir,
-                     (long long)s->pg_port);
+    *eff = *s;
+    char *loc = path_join(s->pg_dir, "LOCATION");
+    char *text = file_read(loc, NULL);
+    free(loc);
+    snprintf(buf, len, "%s", text ? text : s->pg_dir);
+    buf[strcspn(buf, "\n")] = '\0';
+    free(text);
+    eff->pg_dir = buf;
 }
 
-static int pge_prepare_dir(const settings *s, const pge_user *u, char *err, size_t errlen)
+/* A folder the server user can reach, recorded in DIR/LOCATION. */
+static int pge_fallback_dir(const settings *s, const pge_user *u, char *buf, size_t len,
+                            char *err, size_t errlen)
 {
-    if (strlen(s->pg_dir) + sizeof("/.s.PGSQL.65535") > 107) {
-        set_err(err, errlen, "database.embedded.dir '%s' is too long for a unix socket path "
-                "(max ~90 characters); choose a shorter folder", s->pg_dir);
+    char sum[65];
+    sha256_hex(s->pg_dir, strlen(s->pg_dir), sum);
+    snprintf(buf, len, "/var/tmp/purser-pg-%.16s", sum);
+    if (mkdir_p(buf) != 0 || chown(buf, u->uid, u->gid) != 0 || chmod(buf, 0700) != 0) {
+        set_err(err, errlen, "cannot prepare %s for the embedded cluster: %s", buf,
+                strerror(errno));
         return -1;
     }
+    char *loc = path_join(s->pg_dir, "LOCATION");
+    FILE *f = fopen(loc, "w");
+    int ok = f && fprintf(f, "%s\n", buf) > 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(loc);
+    if (!ok) {
+        set_err(err, errlen, "database.embedded.dir '%s': cannot write LOCATION: %s", s->pg_dir,
+                strerror(errno));
+        return -1;
+    }
+    log_info("database.embedded.dir %s is closed to user '%s'; the cluster lives in %s "
+             "(recorded in %s/LOCATION)", s->pg_dir, u->name, buf, s->pg_dir);
+    return 0;
+}
+
+char *pgembed_conninfo(const settings *s)
+{
+    settings eff;
+    char dir[4096];
+    pge_effective(s, &eff, dir, sizeof dir);
+    return xasprintf("host=%s port=%lld dbname=purser user=purser", dir, (long long)s->pg_port);
+}
+
+static int pge_prepare_dir(const settings *s, const pge_user *u, settings *eff, char *buf,
+                           size_t len, char *err, size_t errlen)
+{
     if (mkdir_p(s->pg_dir) != 0) {
         set_err(err, errlen, "database.embedded.dir '%s': cannot create: %s", s->pg_dir,
                 strerror(errno));
         return -1;
     }
-    if (u->drop && chown(s->pg_dir, u->uid, u->gid) != 0) {
+    pge_effective(s, eff, buf, len);
+    if (strcmp(eff->pg_dir, s->pg_dir) == 0 && u->drop && !pge_reachable(u, s->pg_dir)) {
+        if (pge_fallback_dir(s, u, buf, len, err, errlen) != 0)
+            return -1;
+    } else if (u->drop && chown(eff->pg_dir, u->uid, u->gid) != 0) {
         set_err(err, errlen, "database.embedded.dir '%s': cannot hand it to user '%s': %s",
-                s->pg_dir, u->name, strerror(errno));
+                eff->pg_dir, u->name, strerror(errno));
         return -1;
     }
-    chmod(s->pg_dir, 0700);
-    if (!pge_reachable(u, s->pg_dir)) {
-        set_err(err, errlen, "database.embedded.dir '%s' is not reachable by user '%s' (a "
-                "parent folder is closed to others); move it with database.embedded.dir or set "
-                "database.url", s->pg_dir, u->name);
+    chmod(eff->pg_dir, 0700);
+    if (strlen(eff->pg_dir) + sizeof("/.s.PGSQL.65535") > 107) {
+        set_err(err, errlen, "database.embedded.dir '%s' is too long for a unix socket path "
+                "(max ~90 characters); choose a shorter folder", eff->pg_dir);
         return -1;
     }
     return 0;
@@ -272,15 +317,31 @@ static int pge_lock(const settings *s)
     return fd;
 }
 
-int pgembed_start(const settings *s, char *err, size_t errlen)
+int pgembed_start(const settings *orig, char *err, size_t errlen)
 {
     pge_user u;
-    if (pge_pick_user(&u, err, errlen) != 0 || pge_prepare_dir(s, &u, err, errlen) != 0)
+    settings eff;
+    char dir[4096];
+    if (pge_pick_user(&u, err, errlen) != 0)
         return -1;
+    if (mkdir_p(orig->pg_dir) != 0) {
+        set_err(err, errlen, "database.embedded.dir '%s': cannot create: %s", orig->pg_dir,
+                strerror(errno));
+        return -1;
+    }
+    int lock = pge_lock(orig);
+    if (pge_prepare_dir(orig, &u, &eff, dir, sizeof dir, err, errlen) != 0) {
+        if (lock >= 0)
+            close(lock);
+        return -1;
+    }
+    const settings *s = &eff;
     char *bin = pge_bin_dir(s, err, errlen);
-    if (!bin)
+    if (!bin) {
+        if (lock >= 0)
+            close(lock);
         return -1;
-    int lock = pge_lock(s);
+    }
     int rc = 0;
     char *version = xasprintf("%s/data/PG_VERSION", s->pg_dir);
     if (!file_exists(version))
@@ -304,10 +365,14 @@ int pgembed_start(const settings *s, char *err, size_t errlen)
     return rc;
 }
 
-int pgembed_stop(const settings *s, char *err, size_t errlen)
+int pgembed_stop(const settings *orig, char *err, size_t errlen)
 {
     pge_user u;
-    if (pgembed_status(s) != 1)
+    settings eff;
+    char dir[4096];
+    pge_effective(orig, &eff, dir, sizeof dir);
+    const settings *s = &eff;
+    if (pgembed_status(orig) != 1)
         return 0;
     if (pge_pick_user(&u, err, errlen) != 0)
         return -1;
@@ -323,8 +388,12 @@ int pgembed_stop(const settings *s, char *err, size_t errlen)
     return 0;
 }
 
-int pgembed_status(const settings *s)
+int pgembed_status(const settings *orig)
 {
+    settings eff;
+    char dir[4096];
+    pge_effective(orig, &eff, dir, sizeof dir);
+    const settings *s = &eff;
     char *version = xasprintf("%s/data/PG_VERSION", s->pg_dir);
     int exists = file_exists(version);
     free(version);

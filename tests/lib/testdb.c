@@ -16,7 +16,9 @@ char *testdb_create(const char *name)
     if (!host || !port)
         return NULL;
     char ci[512];
-    snprintf(ci, sizeof ci, "host=%s port=%s dbname=postgres user=purser", host, port);
+    snprintf(ci, sizeof ci,
+             "host=%s port=%s dbname=postgres user=purser options='-c client_min_messages=warning'",
+             host, port);
     PGconn *c = PQconnectdb(ci);
     if (PQstatus(c) != CONNECTION_OK) {
         fprintf(stderr, "testdb: %s", PQerrorMessage(c));

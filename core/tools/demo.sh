@@ -1,0 +1,40 @@
+#!/bin/sh
+# `make demo`: the embedded database (unless one is configured), the
+# schema, the plugins, then last night's jobs, and where their output is.
+set -eu
+: "${PURSER_BUILD:=build}"
+P="$PURSER_BUILD/purser"
+if [ -t 2 ]; then
+    say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+else
+    say() { printf '\n== %s\n' "$*" >&2; }
+fi
+
+say "purser $($P --version | cut -d' ' -f2-)"
+if [ -z "${PURSER_DATABASE_URL:-}" ] && ! grep -Eq '^[[:space:]]+url:' config/purser.yaml; then
+    say "embedded PostgreSQL under var/pg (no database configured)"
+    $P db start
+else
+    say "database: $($P db url | sed 's/password=[^ ]*/password=***/')"
+fi
+
+say "schema migrations (core + plugins)"
+$P migrate
+
+say "configuration, plugins and jobs check"
+$P check
+$P plugins
+
+yesterday=$(date -u -d yesterday +%Y-%m-%d)
+say "last night's jobs for $yesterday"
+$P jobs
+for job in $($P jobs | awk 'NR > 1 && $NF == "yes" { print $1 }'); do
+    $P run "$job" --date "$yesterday"
+done
+
+say "recent runs"
+$P history --limit 10
+
+reports=$(sed -n 's/^  output_dir: *//p' config/purser.yaml | head -n 1)
+say "done: reports are in $(cd config && cd "$(dirname "$reports")" && pwd)/$(basename "$reports")"
+ls -l "$(cd config && cd "$(dirname "$reports")" && pwd)/$(basename "$reports")" >&2
