@@ -224,3 +224,41 @@ int cfg_parse_size(const char *text, int64_t *out)
     }
     return -1;
 }
+
+cfg_node *cfg_view(const cfg_node *map, bool (*keep)(const char *key, void *arg), void *arg)
+{
+    cfg_node *view = calloc(1, sizeof *view);
+    if (!view)
+        return NULL;
+    *view = *map;
+    view->child = NULL;
+    view->next = NULL;
+    view->count = 0;
+    cfg_node **tail = &view->child;
+    for (const cfg_node *c = map->child; c; c = c->next) {
+        if (c->key && !keep(c->key, arg))
+            continue;
+        cfg_node *copy = calloc(1, sizeof *copy);
+        if (!copy) {
+            cfg_view_free(view);
+            return NULL;
+        }
+        *copy = *c;
+        copy->next = NULL;
+        *tail = copy;
+        tail = &copy->next;
+        view->count++;
+    }
+    return view;
+}
+
+void cfg_view_free(cfg_node *view)
+{
+    if (!view)
+        return;
+    for (cfg_node *c = view->child, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    free(view);
+}

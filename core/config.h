@@ -53,6 +53,13 @@ const cfg_node *cfg_get(const cfg_node *map, const char *key);
 /* Node at a dotted path below `node` ("database.url"), or NULL. */
 const cfg_node *cfg_find(const cfg_node *node, const char *dotted);
 
+/* A shallow copy of `map` holding only the entries whose key passes
+ * keep(key, arg); the entries share their subtrees with the doc. Used to
+ * validate part of a map against one table and the rest against another.
+ * Free with cfg_view_free (which frees the copies, not the subtrees). */
+cfg_node *cfg_view(const cfg_node *map, bool (*keep)(const char *key, void *arg), void *arg);
+void cfg_view_free(cfg_node *view);
+
 /* Validate the map `node` against `keys` (ending with a zeroed entry).
  * `prefix` is prepended to key names in messages ("plugins.example.").
  * Checks: every leaf matches a declared key ('*' segments match any one

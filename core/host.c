@@ -67,13 +67,18 @@ static int host_config_int(purser_ctx *ctx, const char *key, int64_t *out)
     return host_typed(host_config_string(ctx, key), cfg_parse_int, out);
 }
 
-static int host_config_bool(purser_ctx *ctx, const char *key, int *out)
+static int host_as_bool(const char *text, int *out)
 {
     int64_t v;
-    if (host_typed(host_config_string(ctx, key), host_parse_bool64, &v) != 0)
+    if (host_typed(text, host_parse_bool64, &v) != 0)
         return -1;
     *out = (int)v;
     return 0;
+}
+
+static int host_config_bool(purser_ctx *ctx, const char *key, int *out)
+{
+    return host_as_bool(host_config_string(ctx, key), out);
 }
 
 static int host_config_duration(purser_ctx *ctx, const char *key, int64_t *out)
@@ -120,11 +125,7 @@ static int host_param_int(purser_ctx *ctx, const char *key, int64_t *out)
 
 static int host_param_bool(purser_ctx *ctx, const char *key, int *out)
 {
-    int64_t v;
-    if (host_typed(host_param_string(ctx, key), host_parse_bool64, &v) != 0)
-        return -1;
-    *out = (int)v;
-    return 0;
+    return host_as_bool(host_param_string(ctx, key), out);
 }
 
 static int host_param_duration(purser_ctx *ctx, const char *key, int64_t *out)

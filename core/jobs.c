@@ -39,35 +39,12 @@ bool jobs_zone_valid(const char *zone)
     return ok;
 }
 
-/* A shallow copy of a job's map without its params (validated apart,
- * against the plugin's table). Free the returned list with free_view. */
-static cfg_node *jobs_view(const cfg_node *job)
+/* Every key of a job but its params (validated apart, against the
+ * plugin's table). */
+static bool jobs_not_params(const char *key, void *arg)
 {
-    cfg_node *view = xcalloc(1, sizeof *view);
-    *view = *job;
-    view->child = NULL;
-    view->count = 0;
-    cfg_node **tail = &view->child;
-    for (const cfg_node *c = job->child; c; c = c->next) {
-        if (strcmp(c->key, "params") == 0)
-            continue;
-        cfg_node *copy = xcalloc(1, sizeof *copy);
-        *copy = *c;
-        copy->next = NULL;
-        *tail = copy;
-        tail = &copy->next;
-        view->count++;
-    }
-    return view;
-}
-
-static void jobs_view_free(cfg_node *view)
-{
-    for (cfg_node *c = view->child, *n; c; c = n) {
-        n = c->next;
-        free(c);
-    }
-    free(view);
+    (void)arg;
+    return strcmp(key, "params") != 0;
 }
 
 static const char *jobs_text(const cfg_node *job, const char *key)
@@ -86,9 +63,9 @@ static int jobs_check_one(const settings *s, const plugin_set *plugins, const cf
     }
     char prefix[160];
     snprintf(prefix, sizeof prefix, "jobs.%s.", job->key);
-    cfg_node *view = jobs_view(job);
-    int rc = cfg_validate(doc, view, prefix, jobs_keys, err, errlen);
-    jobs_view_free(view);
+    cfg_node *view = cfg_view(job, jobs_not_params, NULL);
+    int rc = view ? cfg_validate(doc, view, prefix, jobs_keys, err, errlen) : -1;
+    cfg_view_free(view);
     if (rc != 0)
         return -1;
     const cfg_node *pn = cfg_get(job, "plugin");

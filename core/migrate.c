@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "progress.h"
 #include "util.h"
 
 /* One lock key for every purser migrating this database. */
@@ -121,13 +122,23 @@ int migrate_apply(PGconn *c, const migration_source *srcs, size_t n, migrate_rep
                           why, sizeof why);
     if (rc != 0)
         set_err(err, errlen, "cannot create purser_migrations: %s", why);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        for (const purser_migration *m = srcs[i].list; m && m->id; m++)
+            total++;
+    progress prog;
+    progress_start(&prog, "migrate", total, "migrations");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!srcs[i].list)
             continue;
         rc = migrate_check_order(&srcs[i], err, errlen);
-        for (const purser_migration *m = srcs[i].list; rc == 0 && m->id; m++)
+        for (const purser_migration *m = srcs[i].list; rc == 0 && m->id; m++) {
             rc = migrate_one(c, srcs[i].owner, m, rep, err, errlen);
+            progress_update(&prog, rep->applied + rep->already, total);
+        }
     }
+    if (rep->applied)
+        progress_finish(&prog);
     PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
     return rc;
 }

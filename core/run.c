@@ -31,40 +31,45 @@ int run_parse_date(const char *text, int *y, int *m, int *d)
     return *d <= max ? 0 : -1;
 }
 
+/* Switch the process's zone to `zone`; returns the previous $TZ (owned,
+ * may be NULL) for run_tz_restore. */
+static char *run_tz_switch(const char *zone)
+{
+    const char *old = getenv("TZ");
+    char *saved = old ? xstrdup(old) : NULL;
+    setenv("TZ", zone, 1);
+    tzset();
+    return saved;
+}
+
+static void run_tz_restore(char *saved)
+{
+    if (saved)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(saved);
+}
+
 /* Local midnight of y-m-d in zone, as UTC seconds. */
 static int64_t run_midnight(const char *zone, int y, int m, int d)
 {
-    char *old = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-    setenv("TZ", zone, 1);
-    tzset();
+    char *saved = run_tz_switch(zone);
     struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_isdst = -1};
     time_t t = mktime(&tm);
-    if (old) {
-        setenv("TZ", old, 1);
-        free(old);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
+    run_tz_restore(saved);
     return (int64_t)t;
 }
 
 static void run_today(const char *zone, char out[11])
 {
-    char *old = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-    setenv("TZ", zone, 1);
-    tzset();
+    char *saved = run_tz_switch(zone);
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
-    if (old) {
-        setenv("TZ", old, 1);
-        free(old);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
+    run_tz_restore(saved);
 }
 
 /* The child's log lines travel to the parent over a pipe as

@@ -70,59 +70,43 @@ static int64_t settings_int(const settings *s, const char *key, int duration)
     return v;
 }
 
-/* A shallow view of the root without the plugins' own blocks, so the core
- * table validates only the core's keys. Entries are copies sharing their
- * subtrees; free with settings_view_free. */
-static cfg_node *settings_core_view(const cfg_node *root)
+/* The core's keys are validated apart from the plugins' own blocks
+ * (plugins.NAME:), which are checked against each plugin's table once the
+ * plugins are loaded. */
+static bool settings_not_plugins(const char *key, void *arg)
 {
-    cfg_node *view = xcalloc(1, sizeof *view);
-    *view = *root;
-    view->child = NULL;
-    view->count = 0;
-    cfg_node **tail = &view->child;
-    for (const cfg_node *c = root->child; c; c = c->next) {
-        cfg_node *copy = xcalloc(1, sizeof *copy);
-        *copy = *c;
-        copy->next = NULL;
-        if (c->key && strcmp(c->key, "plugins") == 0 && c->kind == CFG_MAP) {
-            copy->child = NULL;
-            copy->count = 0;
-            cfg_node **t2 = &copy->child;
-            for (const cfg_node *p = c->child; p; p = p->next) {
-                if (strcmp(p->key, "dir") != 0 && strcmp(p->key, "load") != 0)
-                    continue;
-                cfg_node *pc = xcalloc(1, sizeof *pc);
-                *pc = *p;
-                pc->next = NULL;
-                *t2 = pc;
-                t2 = &pc->next;
-                copy->count++;
-            }
-        }
-        *tail = copy;
-        tail = &copy->next;
-        view->count++;
-    }
-    return view;
+    (void)arg;
+    return strcmp(key, "plugins") != 0;
 }
 
-static void settings_view_free(cfg_node *view)
+static bool settings_plugins_core(const char *key, void *arg)
 {
-    cfg_node *c = view->child;
-    while (c) {
-        cfg_node *next = c->next;
-        if (c->key && strcmp(c->key, "plugins") == 0 && c->kind == CFG_MAP) {
-            cfg_node *p = c->child;
-            while (p) {
-                cfg_node *pn = p->next;
-                free(p);
-                p = pn;
-            }
-        }
-        free(c);
-        c = next;
+    (void)arg;
+    return strcmp(key, "dir") == 0 || strcmp(key, "load") == 0;
+}
+
+static int settings_validate_core(const cfg_doc *doc, char *err, size_t errlen)
+{
+    static const purser_config_key plugins_keys[] = {
+        {"dir", PURSER_CFG_PATH, NULL, 0, ""},
+        {"load", PURSER_CFG_LIST, NULL, 0, ""},
+        {0},
+    };
+    cfg_node *view = cfg_view(doc->root, settings_not_plugins, NULL);
+    int rc = cfg_validate(doc, view, "", settings_keys, err, errlen);
+    cfg_view_free(view);
+    const cfg_node *plugins = cfg_get(doc->root, "plugins");
+    if (rc == 0 && plugins && plugins->kind != CFG_MAP) {
+        set_err(err, errlen, "%s:%d:%d: key 'plugins': expected a map", doc->path, plugins->line,
+                plugins->col);
+        return -1;
     }
-    free(view);
+    if (rc == 0 && plugins) {
+        view = cfg_view(plugins, settings_plugins_core, NULL);
+        rc = cfg_validate(doc, view, "plugins.", plugins_keys, err, errlen);
+        cfg_view_free(view);
+    }
+    return rc;
 }
 
 static int settings_read_file(const char *path, settings *s, char *err, size_t errlen)
@@ -131,10 +115,7 @@ static int settings_read_file(const char *path, settings *s, char *err, size_t e
     if (!s->doc)
         return -1;
     s->config_path = xstrdup(path);
-    cfg_node *view = settings_core_view(s->doc->root);
-    int rc = cfg_validate(s->doc, view, "", settings_keys, err, errlen);
-    settings_view_free(view);
-    if (rc != 0)
+    if (settings_validate_core(s->doc, err, errlen) != 0)
         return -1;
     const cfg_node *fmt = cfg_find(s->doc->root, "log.format");
     if (fmt && fmt->value && strcmp(fmt->value, "text") != 0 && strcmp(fmt->value, "json") != 0) {

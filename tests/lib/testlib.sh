@@ -42,7 +42,8 @@ same() {
 # fresh_db NAME: a new empty database on the harness server; prints its conninfo
 fresh_db() {
     "$PURSER_TEST_PGBIN/psql" -X -q -h "$PURSER_TEST_PGHOST" -p "$PURSER_TEST_PGPORT" -U purser -d postgres \
-        -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+        -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+        -c "CREATE DATABASE $1" >/dev/null
     echo "host=$PURSER_TEST_PGHOST port=$PURSER_TEST_PGPORT dbname=$1 user=purser"
 }
 
