@@ -43,8 +43,8 @@ int cli_load_plugins(cli_options *o, bool strict)
         return rc;
     if (o->plugins_loaded)
         return 0;
-    size_t refused = loader_load_all(o->s.plugins_dir, o->s.plugins_load, o->s.n_plugins_load,
-                                     &o->plugins);
+    size_t refused =
+        loader_load_all(o->s.plugins_dir, o->s.plugins_load, o->s.n_plugins_load, &o->plugins);
     o->plugins_loaded = true;
     if (refused && strict)
         return 2;

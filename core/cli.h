@@ -15,7 +15,7 @@ typedef struct cli_options {
     const char *log_level;   /* --log-level or NULL */
     settings s;              /* owned once loaded */
     bool settings_loaded;
-    plugin_set plugins;      /* owned once loaded */
+    plugin_set plugins; /* owned once loaded */
     bool plugins_loaded;
 } cli_options;
 

@@ -10,19 +10,25 @@
 static const char *cli_type_name(purser_cfg_type t)
 {
     switch (t) {
-    case PURSER_CFG_STRING: return "string";
-    case PURSER_CFG_INT: return "integer";
-    case PURSER_CFG_BOOL: return "bool";
-    case PURSER_CFG_DURATION: return "duration";
-    case PURSER_CFG_SIZE: return "size";
-    case PURSER_CFG_PATH: return "path";
-    case PURSER_CFG_LIST: return "list";
+    case PURSER_CFG_STRING:
+        return "string";
+    case PURSER_CFG_INT:
+        return "integer";
+    case PURSER_CFG_BOOL:
+        return "bool";
+    case PURSER_CFG_DURATION:
+        return "duration";
+    case PURSER_CFG_SIZE:
+        return "size";
+    case PURSER_CFG_PATH:
+        return "path";
+    case PURSER_CFG_LIST:
+        return "list";
     }
     return "?";
 }
 
-static void cli_describe_table(const char *title, const char *prefix,
-                               const purser_config_key *keys)
+static void cli_describe_table(const char *title, const char *prefix, const purser_config_key *keys)
 {
     printf("\n%s\n", title);
     if (!keys || !keys->key) {

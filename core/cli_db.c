@@ -99,6 +99,8 @@ int cli_db(cli_options *o, int argc, char **argv)
     }
     int st = pgembed_status(&o->s);
     printf("embedded PostgreSQL in %s: %s\n", o->s.pg_dir,
-           st == 1 ? "running" : st == 0 ? "stopped" : "not created");
+           st == 1   ? "running"
+           : st == 0 ? "stopped"
+                     : "not created");
     return st == 1 ? 0 : 3;
 }

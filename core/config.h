@@ -16,16 +16,16 @@ typedef enum cfg_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_kind;
 typedef struct cfg_node cfg_node;
 struct cfg_node {
     cfg_kind kind;
-    char *key;        /* the key of this entry in its parent map, else NULL */
-    int key_line;     /* 1-based position of the key (0 if no key) */
+    char *key;    /* the key of this entry in its parent map, else NULL */
+    int key_line; /* 1-based position of the key (0 if no key) */
     int key_col;
-    char *value;      /* scalars: the text after ${ENV} expansion, else NULL */
-    int line;         /* 1-based position of the value */
+    char *value; /* scalars: the text after ${ENV} expansion, else NULL */
+    int line;    /* 1-based position of the value */
     int col;
-    bool plain;       /* scalar was unquoted (so `null`, `~` mean null) */
-    cfg_node *child;  /* first entry of a map or seq */
-    cfg_node *next;   /* next sibling */
-    size_t count;     /* number of children */
+    bool plain;      /* scalar was unquoted (so `null`, `~` mean null) */
+    cfg_node *child; /* first entry of a map or seq */
+    cfg_node *next;  /* next sibling */
+    size_t count;    /* number of children */
 };
 
 typedef struct cfg_doc {
@@ -75,7 +75,7 @@ int cfg_validate(const cfg_doc *doc, const cfg_node *node, const char *prefix,
 int cfg_parse_int(const char *text, int64_t *out);
 int cfg_parse_bool(const char *text, int *out);
 int cfg_parse_duration_ms(const char *text, int64_t *out); /* ms, s, m, h, d; bare = seconds */
-int cfg_parse_size(const char *text, int64_t *out);        /* k/M/G, KiB/MiB/GiB, kB/MB/GB; bare = bytes */
+int cfg_parse_size(const char *text, int64_t *out); /* k/M/G, KiB/MiB/GiB, kB/MB/GB; bare = bytes */
 
 /* Resolve a path value against the doc's folder (absolute stays as is).
  * Returns a malloc'd string the caller frees. */

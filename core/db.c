@@ -56,8 +56,10 @@ PGconn *db_open(const settings *s, char *err, size_t errlen)
         char where[256], line[512];
         db_describe(c, where, sizeof where);
         db_first_line(PQerrorMessage(c), line, sizeof line);
-        set_err(err, errlen, "database: cannot connect (%s): %s; check database.url or "
-                "$PURSER_DATABASE_URL", where, line);
+        set_err(err, errlen,
+                "database: cannot connect (%s): %s; check database.url or "
+                "$PURSER_DATABASE_URL",
+                where, line);
         PQfinish(c);
         return NULL;
     }

@@ -274,14 +274,18 @@ static const char *host_type_error(purser_cfg_type type, const char *text)
     int64_t v;
     int b;
     switch (type) {
-    case PURSER_CFG_INT: return cfg_parse_int(text, &v) == 0 ? NULL : "expected an integer";
-    case PURSER_CFG_BOOL: return cfg_parse_bool(text, &b) == 0 ? NULL : "expected true or false";
+    case PURSER_CFG_INT:
+        return cfg_parse_int(text, &v) == 0 ? NULL : "expected an integer";
+    case PURSER_CFG_BOOL:
+        return cfg_parse_bool(text, &b) == 0 ? NULL : "expected true or false";
     case PURSER_CFG_DURATION:
         return cfg_parse_duration_ms(text, &v) == 0 ? NULL : "expected a duration like 30s or 5m";
     case PURSER_CFG_SIZE:
         return cfg_parse_size(text, &v) == 0 ? NULL : "expected a size like 64k or 1MiB";
-    case PURSER_CFG_LIST: return "a list cannot be given with --param";
-    default: return NULL;
+    case PURSER_CFG_LIST:
+        return "a list cannot be given with --param";
+    default:
+        return NULL;
     }
 }
 

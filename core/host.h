@@ -19,13 +19,13 @@ struct purser_ctx {
     char *const *override_keys;  /* --param k=v pairs; borrowed */
     char *const *override_vals;
     size_t n_overrides;
-    int64_t run_id;              /* 0 outside recorded runs */
-    PGconn *conn;                /* opened on demand; owned, closed by host_ctx_done */
-    char *result;                /* owned */
+    int64_t run_id;                     /* 0 outside recorded runs */
+    PGconn *conn;                       /* opened on demand; owned, closed by host_ctx_done */
+    char *result;                       /* owned */
     volatile sig_atomic_t *cancel_flag; /* borrowed, may be NULL */
     progress prog;
     int prog_started;
-    char **strings;              /* resolved values handed out; owned */
+    char **strings; /* resolved values handed out; owned */
     size_t n_strings;
 };
 

@@ -57,8 +57,8 @@ static int jobs_check_one(const settings *s, const plugin_set *plugins, const cf
                           const cfg_node *job, char *err, size_t errlen)
 {
     if (job->kind != CFG_MAP) {
-        set_err(err, errlen, "%s:%d:%d: job '%s': expected a map of settings", doc->path,
-                job->line, job->col, job->key);
+        set_err(err, errlen, "%s:%d:%d: job '%s': expected a map of settings", doc->path, job->line,
+                job->col, job->key);
         return -1;
     }
     char prefix[160];
@@ -71,27 +71,30 @@ static int jobs_check_one(const settings *s, const plugin_set *plugins, const cf
     const cfg_node *pn = cfg_get(job, "plugin");
     const loaded_plugin *lp = loader_find(plugins, pn->value);
     if (!lp) {
-        set_err(err, errlen, "%s:%d:%d: job '%s': no plugin named '%s' is loaded (see `purser "
-                "plugins`)", doc->path, pn->line, pn->col, job->key, pn->value);
+        set_err(err, errlen,
+                "%s:%d:%d: job '%s': no plugin named '%s' is loaded (see `purser "
+                "plugins`)",
+                doc->path, pn->line, pn->col, job->key, pn->value);
         return -1;
     }
     if (!lp->desc.run) {
-        set_err(err, errlen, "%s:%d:%d: job '%s': plugin '%s' has no batch run callback",
-                doc->path, pn->line, pn->col, job->key, pn->value);
+        set_err(err, errlen, "%s:%d:%d: job '%s': plugin '%s' has no batch run callback", doc->path,
+                pn->line, pn->col, job->key, pn->value);
         return -1;
     }
     const cfg_node *tz = cfg_get(job, "timezone");
     const char *zone = tz && tz->value ? tz->value : s->timezone;
     if (!jobs_zone_valid(zone)) {
-        set_err(err, errlen, "%s:%d:%d: job '%s': unknown time zone '%s' (an IANA name like "
-                "Europe/Berlin)", doc->path, tz ? tz->line : job->line, tz ? tz->col : job->col,
-                job->key, zone);
+        set_err(err, errlen,
+                "%s:%d:%d: job '%s': unknown time zone '%s' (an IANA name like "
+                "Europe/Berlin)",
+                doc->path, tz ? tz->line : job->line, tz ? tz->col : job->col, job->key, zone);
         return -1;
     }
     const cfg_node *params = cfg_get(job, "params");
     if (params && params->kind != CFG_MAP) {
-        set_err(err, errlen, "%s:%d:%d: job '%s': params must be a map", doc->path,
-                params->line, params->col, job->key);
+        set_err(err, errlen, "%s:%d:%d: job '%s': params must be a map", doc->path, params->line,
+                params->col, job->key);
         return -1;
     }
     static const purser_config_key none[] = {{0}};
@@ -119,8 +122,10 @@ static int jobs_add_file(const settings *s, const plugin_set *plugins, const cha
     const cfg_node *jobs = cfg_get(doc->root, "jobs");
     for (const cfg_node *c = doc->root->child; c; c = c->next) {
         if (strcmp(c->key, "jobs") != 0) {
-            set_err(err, errlen, "%s:%d:%d: unknown key '%s' (a job file holds one map, "
-                    "'jobs:')", path, c->key_line, c->key_col, c->key);
+            set_err(err, errlen,
+                    "%s:%d:%d: unknown key '%s' (a job file holds one map, "
+                    "'jobs:')",
+                    path, c->key_line, c->key_col, c->key);
             return -1;
         }
     }
@@ -164,8 +169,7 @@ static int jobs_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int jobs_load(const settings *s, const plugin_set *plugins, job_set *out, char *err,
-              size_t errlen)
+int jobs_load(const settings *s, const plugin_set *plugins, job_set *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     DIR *d = opendir(s->jobs_dir);

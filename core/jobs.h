@@ -11,10 +11,10 @@
 #include "settings.h"
 
 typedef struct job_def {
-    const char *name;       /* borrowed from the doc */
-    const char *plugin;     /* borrowed from the doc */
-    const char *schedule;   /* borrowed from the doc */
-    const char *timezone;   /* the job's, else settings' default; borrowed */
+    const char *name;     /* borrowed from the doc */
+    const char *plugin;   /* borrowed from the doc */
+    const char *schedule; /* borrowed from the doc */
+    const char *timezone; /* the job's, else settings' default; borrowed */
     bool enabled;
     const cfg_doc *doc;     /* the file it came from; owned by the job_set */
     const cfg_node *node;   /* the job's map */
@@ -31,8 +31,7 @@ typedef struct job_set {
 /* Read every *.yaml in settings->jobs_dir (sorted). Returns 0, or -1
  * with the first error as "FILE:LINE:COL: message". A missing folder
  * means no jobs. */
-int jobs_load(const settings *s, const plugin_set *plugins, job_set *out, char *err,
-              size_t errlen);
+int jobs_load(const settings *s, const plugin_set *plugins, job_set *out, char *err, size_t errlen);
 const job_def *jobs_find(const job_set *set, const char *name);
 void jobs_free(job_set *set);
 

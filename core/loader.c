@@ -23,8 +23,7 @@ static int loader_valid_name(const char *name)
 }
 
 /* The fields every plugin must fill, named in the refusal. */
-static int loader_check_fields(const char *path, const purser_plugin *d, char *err,
-                               size_t errlen)
+static int loader_check_fields(const char *path, const purser_plugin *d, char *err, size_t errlen)
 {
     strbuf missing = {0};
     if (!d->name)
@@ -63,8 +62,7 @@ static int loader_check_desc(const char *path, const purser_plugin *d, char *err
         set_err(err, errlen,
                 "%s: ABI mismatch: host %d.x, plugin %u.x (found ABI %u.%u, expected %d.x); "
                 "rebuild the plugin against this purser's plugin.h",
-                path, PURSER_ABI_MAJOR, d->abi_major, d->abi_major, d->abi_minor,
-                PURSER_ABI_MAJOR);
+                path, PURSER_ABI_MAJOR, d->abi_major, d->abi_major, d->abi_minor, PURSER_ABI_MAJOR);
         return -1;
     }
     if (d->struct_size < LOADER_MIN_DESC_SIZE) {

@@ -52,11 +52,21 @@ void json_escape(strbuf *sb, const char *s)
     sb_add(sb, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': sb_add(sb, "\\\""); break;
-        case '\\': sb_add(sb, "\\\\"); break;
-        case '\n': sb_add(sb, "\\n"); break;
-        case '\r': sb_add(sb, "\\r"); break;
-        case '\t': sb_add(sb, "\\t"); break;
+        case '"':
+            sb_add(sb, "\\\"");
+            break;
+        case '\\':
+            sb_add(sb, "\\\\");
+            break;
+        case '\n':
+            sb_add(sb, "\\n");
+            break;
+        case '\r':
+            sb_add(sb, "\\r");
+            break;
+        case '\t':
+            sb_add(sb, "\\t");
+            break;
         default:
             if (*p < 0x20)
                 sb_addf(sb, "\\u%04x", *p);

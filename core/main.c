@@ -32,19 +32,18 @@ static void main_usage(FILE *out)
             "  history [JOB] [--limit N] recent runs\n"
             "  logs RUN_ID               a run's log lines\n");
     cli_plugin_commands_help(out);
-    fprintf(out,
-            "\n"
-            "Global options:\n"
-            "  -c, --config FILE   configuration (default $PURSER_CONFIG, else\n"
-            "                      config/purser.yaml, else built-in defaults)\n"
-            "  --log-format FMT    text (default) or json, one object per line\n"
-            "  --log-level LEVEL   debug, info (default), warn, error\n"
-            "\n"
-            "Environment: PURSER_CONFIG, PURSER_DATABASE_URL (overrides database.url).\n"
-            "\n"
-            "Exit codes: 0 success, 1 runtime failure (a run failed, the database is\n"
-            "unreachable), 2 usage or configuration error (bad YAML, unknown key, a\n"
-            "plugin refused by the loader, bad arguments).\n");
+    fprintf(out, "\n"
+                 "Global options:\n"
+                 "  -c, --config FILE   configuration (default $PURSER_CONFIG, else\n"
+                 "                      config/purser.yaml, else built-in defaults)\n"
+                 "  --log-format FMT    text (default) or json, one object per line\n"
+                 "  --log-level LEVEL   debug, info (default), warn, error\n"
+                 "\n"
+                 "Environment: PURSER_CONFIG, PURSER_DATABASE_URL (overrides database.url).\n"
+                 "\n"
+                 "Exit codes: 0 success, 1 runtime failure (a run failed, the database is\n"
+                 "unreachable), 2 usage or configuration error (bad YAML, unknown key, a\n"
+                 "plugin refused by the loader, bad arguments).\n");
 }
 
 int main(int argc, char **argv)
@@ -62,14 +61,25 @@ int main(int argc, char **argv)
     /* '+': stop at the command, its options are its own. */
     while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': o.config_path = optarg; break;
-        case 'F': o.log_format = optarg; break;
-        case 'L': o.log_level = optarg; break;
-        case 'V': printf("purser %s (plugin ABI %d.%d)\n", PURSER_VERSION, PURSER_ABI_MAJOR,
-                         PURSER_ABI_MINOR);
+        case 'c':
+            o.config_path = optarg;
+            break;
+        case 'F':
+            o.log_format = optarg;
+            break;
+        case 'L':
+            o.log_level = optarg;
+            break;
+        case 'V':
+            printf("purser %s (plugin ABI %d.%d)\n", PURSER_VERSION, PURSER_ABI_MAJOR,
+                   PURSER_ABI_MINOR);
             return 0;
-        case 'h': main_usage(stdout); return 0;
-        default: main_usage(stderr); return 2;
+        case 'h':
+            main_usage(stdout);
+            return 0;
+        default:
+            main_usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

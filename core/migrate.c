@@ -30,9 +30,9 @@ static int migrate_recorded(PGconn *c, const char *owner, const char *id, char o
                             size_t errlen)
 {
     const char *params[2] = {owner, id};
-    PGresult *r = PQexecParams(c,
-                               "SELECT checksum FROM purser_migrations WHERE owner = $1 AND id = $2",
-                               2, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c, "SELECT checksum FROM purser_migrations WHERE owner = $1 AND id = $2", 2,
+                     NULL, params, NULL, NULL, 0);
     int rc;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "reading purser_migrations: %s", PQresultErrorMessage(r));
@@ -48,8 +48,8 @@ static int migrate_recorded(PGconn *c, const char *owner, const char *id, char o
     return rc;
 }
 
-static int migrate_one(PGconn *c, const char *owner, const purser_migration *m,
-                       migrate_report *rep, char *err, size_t errlen)
+static int migrate_one(PGconn *c, const char *owner, const purser_migration *m, migrate_report *rep,
+                       char *err, size_t errlen)
 {
     char sum[65], have[65], why[512];
     sha256_hex(m->sql, strlen(m->sql), sum);
@@ -58,7 +58,8 @@ static int migrate_one(PGconn *c, const char *owner, const purser_migration *m,
         return -1;
     if (found) {
         if (strcmp(have, sum) != 0) {
-            set_err(err, errlen, "migration %s/%s was applied with checksum %.12s but now has "
+            set_err(err, errlen,
+                    "migration %s/%s was applied with checksum %.12s but now has "
                     "%.12s: applied migrations must not change; add a new migration instead",
                     owner, m->id, have, sum);
             return -1;
@@ -75,8 +76,10 @@ static int migrate_one(PGconn *c, const char *owner, const purser_migration *m,
         return -1;
     }
     const char *params[3] = {owner, m->id, sum};
-    PGresult *r = PQexecParams(c, "INSERT INTO purser_migrations (owner, id, checksum) "
-                                  "VALUES ($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO purser_migrations (owner, id, checksum) "
+                               "VALUES ($1, $2, $3)",
+                               3, NULL, params, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok || migrate_exec(c, "COMMIT", why, sizeof why) != 0) {
@@ -97,16 +100,18 @@ static int migrate_check_order(const migration_source *src, char *err, size_t er
             return -1;
         }
         if (m != src->list && strcmp(m[-1].id, m->id) >= 0) {
-            set_err(err, errlen, "migrations of %s are not in ascending id order: '%s' before "
-                    "'%s'", src->owner, m[-1].id, m->id);
+            set_err(err, errlen,
+                    "migrations of %s are not in ascending id order: '%s' before "
+                    "'%s'",
+                    src->owner, m[-1].id, m->id);
             return -1;
         }
     }
     return 0;
 }
 
-int migrate_apply(PGconn *c, const migration_source *srcs, size_t n, migrate_report *rep,
-                  char *err, size_t errlen)
+int migrate_apply(PGconn *c, const migration_source *srcs, size_t n, migrate_report *rep, char *err,
+                  size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
     char why[512];

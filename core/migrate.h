@@ -10,8 +10,8 @@
 #include "purser/plugin.h"
 
 typedef struct migration_source {
-    const char *owner;             /* "core" or a plugin name */
-    const purser_migration *list;  /* borrowed; ends with a zeroed entry */
+    const char *owner;            /* "core" or a plugin name */
+    const purser_migration *list; /* borrowed; ends with a zeroed entry */
 } migration_source;
 
 typedef struct migrate_report {
@@ -22,8 +22,8 @@ typedef struct migrate_report {
 /* Apply what is missing, sources in the given order. Stops at the first
  * failure: that migration is rolled back whole, earlier ones stay.
  * Returns 0, or -1 with one line in err naming owner/id and the reason. */
-int migrate_apply(PGconn *c, const migration_source *srcs, size_t n, migrate_report *rep,
-                  char *err, size_t errlen);
+int migrate_apply(PGconn *c, const migration_source *srcs, size_t n, migrate_report *rep, char *err,
+                  size_t errlen);
 
 /* The core's own migrations (embedded at build time). */
 extern const purser_migration core_migrations[];

@@ -44,7 +44,8 @@ static int pge_pick_user(pge_user *u, char *err, size_t errlen)
             return 0;
         }
     }
-    set_err(err, errlen, "running as root and neither user 'postgres' nor 'nobody' exists "
+    set_err(err, errlen,
+            "running as root and neither user 'postgres' nor 'nobody' exists "
             "to run the embedded PostgreSQL server; create one or set database.url");
     return -1;
 }
@@ -69,7 +70,8 @@ static char *pge_bin_dir(const settings *s, char *err, size_t errlen)
         closedir(d);
     }
     if (best < 0) {
-        set_err(err, errlen, "no PostgreSQL server found under /usr/lib/postgresql (run `make "
+        set_err(err, errlen,
+                "no PostgreSQL server found under /usr/lib/postgresql (run `make "
                 "deps`, or set database.embedded.bin_dir or database.url)");
         return NULL;
     }
@@ -153,8 +155,8 @@ static void pge_effective(const settings *s, settings *eff, char *buf, size_t le
 }
 
 /* A folder the server user can reach, recorded in DIR/LOCATION. */
-static int pge_fallback_dir(const settings *s, const pge_user *u, char *buf, size_t len,
-                            char *err, size_t errlen)
+static int pge_fallback_dir(const settings *s, const pge_user *u, char *buf, size_t len, char *err,
+                            size_t errlen)
 {
     char sum[65];
     sha256_hex(s->pg_dir, strlen(s->pg_dir), sum);
@@ -176,7 +178,8 @@ static int pge_fallback_dir(const settings *s, const pge_user *u, char *buf, siz
         return -1;
     }
     log_info("database.embedded.dir %s is closed to user '%s'; the cluster lives in %s "
-             "(recorded in %s/LOCATION)", s->pg_dir, u->name, buf, s->pg_dir);
+             "(recorded in %s/LOCATION)",
+             s->pg_dir, u->name, buf, s->pg_dir);
     return 0;
 }
 
@@ -207,8 +210,10 @@ static int pge_prepare_dir(const settings *s, const pge_user *u, settings *eff, 
     }
     chmod(eff->pg_dir, 0700);
     if (strlen(eff->pg_dir) + sizeof("/.s.PGSQL.65535") > 107) {
-        set_err(err, errlen, "database.embedded.dir '%s' is too long for a unix socket path "
-                "(max ~90 characters); choose a shorter folder", eff->pg_dir);
+        set_err(err, errlen,
+                "database.embedded.dir '%s' is too long for a unix socket path "
+                "(max ~90 characters); choose a shorter folder",
+                eff->pg_dir);
         return -1;
     }
     return 0;
@@ -220,8 +225,8 @@ static int pge_initdb(const char *bin, const settings *s, const pge_user *u, cha
     char *data = path_join(s->pg_dir, "data");
     char *initdb = path_join(bin, "initdb");
     char *logf = path_join(s->pg_dir, "initdb.log");
-    char *argv[] = {initdb, "-D", data, "-U", "purser", "-A", "trust", "-E", "UTF8",
-                    "--locale=C.UTF-8", NULL};
+    char *argv[] = {
+        initdb, "-D", data, "-U", "purser", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", NULL};
     log_info("creating the embedded PostgreSQL cluster in %s", data);
     int rc = pge_exec(u, argv, logf);
     if (rc != 0) {

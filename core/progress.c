@@ -51,17 +51,18 @@ static void progress_draw(progress *p, double now, bool final)
             fprintf(stderr, "\r%s [%s] %llu/%llu %s  %.0f/s  left %s ", p->label, bar,
                     (unsigned long long)p->done, (unsigned long long)p->total, p->unit, rate, eta);
         else
-            fprintf(stderr, "\r%s %llu %s  %.0f/s ", p->label, (unsigned long long)p->done,
-                    p->unit, rate);
+            fprintf(stderr, "\r%s %llu %s  %.0f/s ", p->label, (unsigned long long)p->done, p->unit,
+                    rate);
         if (final)
             fputc('\n', stderr);
         fflush(stderr);
     } else if (final) {
-        log_msg(PURSER_LOG_INFO, p->component, p->run_id, "%s: %llu %s in %.1f s (%.0f/s)", p->label, (unsigned long long)p->done, p->unit,
-                 elapsed, rate);
+        log_msg(PURSER_LOG_INFO, p->component, p->run_id, "%s: %llu %s in %.1f s (%.0f/s)",
+                p->label, (unsigned long long)p->done, p->unit, elapsed, rate);
     } else {
-        log_msg(PURSER_LOG_INFO, p->component, p->run_id, "%s: %llu/%llu %s, %.0f/s, left %s", p->label, (unsigned long long)p->done,
-                 (unsigned long long)p->total, p->unit, rate, eta);
+        log_msg(PURSER_LOG_INFO, p->component, p->run_id, "%s: %llu/%llu %s, %.0f/s, left %s",
+                p->label, (unsigned long long)p->done, (unsigned long long)p->total, p->unit, rate,
+                eta);
     }
 }
 

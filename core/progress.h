@@ -12,7 +12,7 @@ typedef struct progress {
     double started;   /* monotonic seconds */
     double last_draw; /* monotonic seconds of the last output */
     uint64_t done;
-    uint64_t total;   /* 0 when unknown */
+    uint64_t total; /* 0 when unknown */
     char unit[24];
     char component[64]; /* log lines name it: "core" or a plugin */
     int64_t run_id;     /* and this run, when non-zero */

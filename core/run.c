@@ -76,8 +76,7 @@ static void run_today(const char *zone, char out[11])
  * "<level>\t<message>\n" with newlines in messages escaped. */
 static int run_pipe_fd = -1;
 
-static void run_sink(void *arg, purser_log_level level, const char *component,
-                     const char *message)
+static void run_sink(void *arg, purser_log_level level, const char *component, const char *message)
 {
     (void)arg;
     (void)component;
@@ -114,8 +113,8 @@ static void run_on_term(int sig)
 
 /* In the child: init, run, fini; the exit code carries the status and
  * the result message goes out as a final "R\t..." line. */
-static void run_child(const settings *s, const run_request *req, int64_t run_id,
-                      const char *date, int64_t start, int64_t end, int fd)
+static void run_child(const settings *s, const run_request *req, int64_t run_id, const char *date,
+                      int64_t start, int64_t end, int fd)
 {
     run_pipe_fd = fd;
     log_set_sink(run_sink, NULL);
@@ -179,8 +178,8 @@ static int64_t run_insert(PGconn *c, const run_request *req, const char *date, i
     sb_add(&params, "}");
     char slot[32];
     snprintf(slot, sizeof slot, "%lld", (long long)start);
-    const char *v[6] = {req->job->name, req->plugin->desc.name, slot, date, params.data,
-                        req->dry_run ? "true" : "false"};
+    const char *v[6] = {req->job->name, req->plugin->desc.name,         slot, date,
+                        params.data,    req->dry_run ? "true" : "false"};
     PGresult *r = PQexecParams(
         c,
         "INSERT INTO purser_runs (job, plugin, slot, business_date, kind, state, params, "
@@ -208,8 +207,10 @@ static void run_store_line(PGconn *c, int64_t run_id, int seq, const char *line)
     snprintf(id, sizeof id, "%lld", (long long)run_id);
     snprintf(sq, sizeof sq, "%d", seq);
     const char *v[4] = {id, sq, levels[lvl], line + 2};
-    PQclear(PQexecParams(c, "INSERT INTO purser_run_logs (run_id, seq, level, message) "
-                            "VALUES ($1, $2, $3, $4)", 4, NULL, v, NULL, NULL, 0));
+    PQclear(PQexecParams(c,
+                         "INSERT INTO purser_run_logs (run_id, seq, level, message) "
+                         "VALUES ($1, $2, $3, $4)",
+                         4, NULL, v, NULL, NULL, 0));
 }
 
 /* Read the child's lines until EOF; keep the result message. */
@@ -240,8 +241,9 @@ static void run_finish(PGconn *c, int64_t run_id, const char *state, const char 
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)run_id);
     const char *v[3] = {id, state, message};
-    PGresult *r = PQexecParams(c, "UPDATE purser_runs SET state = $2, message = $3, "
-                                  "finished_at = now() WHERE id = $1 AND state = 'running'",
+    PGresult *r = PQexecParams(c,
+                               "UPDATE purser_runs SET state = $2, message = $3, "
+                               "finished_at = now() WHERE id = $1 AND state = 'running'",
                                3, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         log_error("cannot record the outcome of run %s: %s", id, PQresultErrorMessage(r));

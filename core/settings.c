@@ -119,8 +119,8 @@ static int settings_read_file(const char *path, settings *s, char *err, size_t e
         return -1;
     const cfg_node *fmt = cfg_find(s->doc->root, "log.format");
     if (fmt && fmt->value && strcmp(fmt->value, "text") != 0 && strcmp(fmt->value, "json") != 0) {
-        set_err(err, errlen, "%s:%d:%d: key 'log.format': expected text or json, found '%s'",
-                path, fmt->line, fmt->col, fmt->value);
+        set_err(err, errlen, "%s:%d:%d: key 'log.format': expected text or json, found '%s'", path,
+                fmt->line, fmt->col, fmt->value);
         return -1;
     }
     const cfg_node *lvl = cfg_find(s->doc->root, "log.level");
@@ -215,8 +215,10 @@ int settings_check_plugins(const settings *s, const plugin_set *set, char *err, 
             strbuf names = {0};
             for (size_t i = 0; i < set->count; i++)
                 sb_addf(&names, "%s%s", i ? ", " : "", set->items[i].desc.name);
-            set_err(err, errlen, "%s:%d:%d: settings for plugin '%s', which is not loaded "
-                    "(loaded: %s)", s->config_path, c->key_line, c->key_col, c->key,
+            set_err(err, errlen,
+                    "%s:%d:%d: settings for plugin '%s', which is not loaded "
+                    "(loaded: %s)",
+                    s->config_path, c->key_line, c->key_col, c->key,
                     names.len ? names.data : "none");
             sb_free(&names);
             return -1;

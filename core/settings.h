@@ -10,19 +10,19 @@
 #include "loader.h"
 
 typedef struct settings {
-    cfg_doc *doc;           /* the parsed file, or NULL when none exists */
-    char *config_path;      /* the file read, or NULL */
-    char *database_url;     /* NULL: use the embedded cluster */
-    char *pg_dir;           /* embedded cluster folder (absolute) */
-    int64_t pg_port;        /* embedded cluster's socket port number */
-    char *pg_bin_dir;       /* PostgreSQL server binaries, NULL: look up */
+    cfg_doc *doc;       /* the parsed file, or NULL when none exists */
+    char *config_path;  /* the file read, or NULL */
+    char *database_url; /* NULL: use the embedded cluster */
+    char *pg_dir;       /* embedded cluster folder (absolute) */
+    int64_t pg_port;    /* embedded cluster's socket port number */
+    char *pg_bin_dir;   /* PostgreSQL server binaries, NULL: look up */
     int64_t connect_timeout_ms;
-    char *plugins_dir;      /* absolute */
-    char **plugins_load;    /* explicit list, or NULL */
+    char *plugins_dir;   /* absolute */
+    char **plugins_load; /* explicit list, or NULL */
     size_t n_plugins_load;
-    char *reports_dir;      /* absolute */
-    char *jobs_dir;         /* absolute */
-    char *timezone;         /* default zone for jobs */
+    char *reports_dir; /* absolute */
+    char *jobs_dir;    /* absolute */
+    char *timezone;    /* default zone for jobs */
     char *log_level;
     char *log_format;
     char *http_listen;

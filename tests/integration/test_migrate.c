@@ -52,8 +52,7 @@ static void test_apply_then_noop(void **state)
         testdb_value(c, "SELECT string_agg(id, ',' ORDER BY id) FROM purser_migrations "
                         "WHERE owner = 'demo'"),
         "0001_a,0002_b");
-    assert_int_equal(strlen(testdb_value(c, "SELECT checksum FROM purser_migrations LIMIT 1")),
-                     64);
+    assert_int_equal(strlen(testdb_value(c, "SELECT checksum FROM purser_migrations LIMIT 1")), 64);
     PQfinish(c);
 }
 

@@ -17,11 +17,8 @@ static const purser_migration bad_migration_list[] = {
 };
 
 static const purser_plugin bad_migration = {
-    PURSER_PLUGIN_HEADER,
-    .name = "bad_migration",
-    .version = "1.0",
-    .description = "second migration divides by zero",
-    .run = bad_migration_run,
-    .migrations = bad_migration_list,
+    PURSER_PLUGIN_HEADER,     .name = "bad_migration",
+    .version = "1.0",         .description = "second migration divides by zero",
+    .run = bad_migration_run, .migrations = bad_migration_list,
 };
 PURSER_PLUGIN_DEFINE(bad_migration)

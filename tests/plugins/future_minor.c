@@ -15,9 +15,13 @@ static purser_status future_run(void *s, purser_ctx *c, const purser_run_info *r
 }
 
 static const future_desc future_minor = {
-    .base = {.magic = PURSER_PLUGIN_MAGIC, .abi_major = PURSER_ABI_MAJOR,
-             .abi_minor = PURSER_ABI_MINOR + 5, .struct_size = sizeof(future_desc),
-             .name = "future_minor", .version = "9.9", .description = "built against 1.5",
+    .base = {.magic = PURSER_PLUGIN_MAGIC,
+             .abi_major = PURSER_ABI_MAJOR,
+             .abi_minor = PURSER_ABI_MINOR + 5,
+             .struct_size = sizeof(future_desc),
+             .name = "future_minor",
+             .version = "9.9",
+             .description = "built against 1.5",
              .run = future_run},
     .added_in_a_later_minor = (void *)0,
 };

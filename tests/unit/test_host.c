@@ -63,8 +63,8 @@ static int setup(void **state)
     snprintf(f->tmp, sizeof f->tmp, "/tmp/purser-host-XXXXXX");
     assert_non_null(mkdtemp(f->tmp));
     f->s.reports_dir = f->tmp;
-    f->lp.desc = (purser_plugin){PURSER_PLUGIN_HEADER, .name = "tester", .version = "1",
-                                 .description = "t", .config = t_config, .params = t_params};
+    f->lp.desc = (purser_plugin){PURSER_PLUGIN_HEADER, .name = "tester",   .version = "1",
+                                 .description = "t",   .config = t_config, .params = t_params};
     host_ctx_init(&f->ctx, &f->s, &f->lp);
     *state = f;
     return 0;

@@ -37,14 +37,19 @@ typedef enum purser_rounding {
 static inline const char *purser_money_strerror(purser_money_status st)
 {
     switch (st) {
-    case PURSER_MONEY_OK: return "ok";
+    case PURSER_MONEY_OK:
+        return "ok";
     case PURSER_MONEY_SYNTAX:
         return "not a decimal amount (expected digits, an optional leading '-' and '.' "
                "followed by decimals)";
-    case PURSER_MONEY_PRECISION: return "more decimals than the currency allows";
-    case PURSER_MONEY_OVERFLOW: return "amount out of range";
-    case PURSER_MONEY_EXPONENT: return "unsupported currency exponent";
-    case PURSER_MONEY_DIVISION: return "division by zero";
+    case PURSER_MONEY_PRECISION:
+        return "more decimals than the currency allows";
+    case PURSER_MONEY_OVERFLOW:
+        return "amount out of range";
+    case PURSER_MONEY_EXPONENT:
+        return "unsupported currency exponent";
+    case PURSER_MONEY_DIVISION:
+        return "division by zero";
     }
     return "unknown money error";
 }

@@ -85,7 +85,7 @@ typedef enum purser_cfg_type {
 } purser_cfg_type;
 
 typedef struct purser_config_key {
-    const char *key;           /* dotted path, '*' matches one segment */
+    const char *key; /* dotted path, '*' matches one segment */
     purser_cfg_type type;
     const char *default_value; /* text form, NULL for none */
     int required;              /* non-zero: must be present */
@@ -111,12 +111,12 @@ typedef struct purser_run_info {
  * --------------------------------------------------------------------- */
 typedef struct purser_http_request {
     size_t struct_size;
-    const char *method;         /* "GET", "POST", ... borrowed */
-    const char *path;           /* decoded path without query; borrowed */
-    const char *query;          /* raw query string or NULL; borrowed */
-    const char *const *params;  /* values of {name} segments in route order */
+    const char *method;        /* "GET", "POST", ... borrowed */
+    const char *path;          /* decoded path without query; borrowed */
+    const char *query;         /* raw query string or NULL; borrowed */
+    const char *const *params; /* values of {name} segments in route order */
     size_t n_params;
-    const unsigned char *body;  /* borrowed, body_len bytes, not terminated */
+    const unsigned char *body; /* borrowed, body_len bytes, not terminated */
     size_t body_len;
     /* Header value by case-insensitive name, or NULL; borrowed until the
      * handler returns. */
@@ -129,7 +129,7 @@ typedef struct purser_http_response {
     const char *content_type; /* static string, e.g. "application/json" */
     char *body;               /* malloc'd by the plugin, freed by the host */
     size_t body_len;
-    char *headers;            /* extra "Name: value\r\n" lines; malloc'd, host frees */
+    char *headers; /* extra "Name: value\r\n" lines; malloc'd, host frees */
 } purser_http_response;
 
 typedef struct purser_route {
@@ -227,9 +227,9 @@ typedef struct purser_host {
  * run, routes or commands.
  * --------------------------------------------------------------------- */
 typedef struct purser_plugin {
-    uint32_t magic;      /* PURSER_PLUGIN_MAGIC */
-    uint16_t abi_major;  /* PURSER_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;  /* PURSER_ABI_MINOR the plugin was built with */
+    uint32_t magic;       /* PURSER_PLUGIN_MAGIC */
+    uint16_t abi_major;   /* PURSER_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;   /* PURSER_ABI_MINOR the plugin was built with */
     uint32_t struct_size; /* sizeof(purser_plugin) the plugin was built with */
 
     const char *name;        /* [a-z0-9_]+, unique among loaded plugins */
@@ -254,17 +254,20 @@ typedef struct purser_plugin {
     const purser_command *commands;     /* ends with a zeroed entry, or NULL */
 } purser_plugin;
 
-#define PURSER_PLUGIN_HEADER                                                     \
-    .magic = PURSER_PLUGIN_MAGIC, .abi_major = PURSER_ABI_MAJOR,                 \
-    .abi_minor = PURSER_ABI_MINOR, .struct_size = (uint32_t)sizeof(purser_plugin)
+#define PURSER_PLUGIN_HEADER                                                                       \
+    .magic = PURSER_PLUGIN_MAGIC, .abi_major = PURSER_ABI_MAJOR, .abi_minor = PURSER_ABI_MINOR,    \
+    .struct_size = (uint32_t)sizeof(purser_plugin)
 
 /* Define the entry symbol for a descriptor:
  *   static const purser_plugin my_plugin = { PURSER_PLUGIN_HEADER, ... };
  *   PURSER_PLUGIN_DEFINE(my_plugin)
  * The returned descriptor is static and owned by the plugin. */
-#define PURSER_PLUGIN_DEFINE(desc)                                               \
-    PURSER_EXPORT const purser_plugin *purser_plugin_entry(void);                \
-    PURSER_EXPORT const purser_plugin *purser_plugin_entry(void) { return &(desc); }
+#define PURSER_PLUGIN_DEFINE(desc)                                                                 \
+    PURSER_EXPORT const purser_plugin *purser_plugin_entry(void);                                  \
+    PURSER_EXPORT const purser_plugin *purser_plugin_entry(void)                                   \
+    {                                                                                              \
+        return &(desc);                                                                            \
+    }
 
 #ifdef __cplusplus
 }
