@@ -28,9 +28,9 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP
-CPPFLAGS   += -Icore -Icore/include -Itests/lib $(PKG_CFLAGS) -DPURSER_VERSION='"$(VERSION)"'
+CPPFLAGS   += -iquote core -Icore/include -iquote tests/lib $(PKG_CFLAGS) -DPURSER_VERSION='"$(VERSION)"'
 LDFLAGS    += $(SANFLAGS)
-CORE_LIBS  := -lpq -lyaml -lcrypto -ldl -lpthread -lm
+CORE_LIBS  := -lpq -lyaml -lcjson -lcrypto -ldl -lpthread -lm
 PLUGIN_CFLAGS := -fPIC -fvisibility=hidden
 
 CORE_SRC   := $(filter-out core/main.c,$(wildcard core/*.c))

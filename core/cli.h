@@ -39,5 +39,13 @@ int cli_jobs(cli_options *o, int argc, char **argv);
 int cli_run(cli_options *o, int argc, char **argv);
 int cli_history(cli_options *o, int argc, char **argv);
 int cli_logs(cli_options *o, int argc, char **argv);
+int cli_next(cli_options *o, int argc, char **argv);
+int cli_daemon(cli_options *o, int argc, char **argv);
+int cli_backfill(cli_options *o, int argc, char **argv);
+int cli_retry(cli_options *o, int argc, char **argv);
+int cli_cancel(cli_options *o, int argc, char **argv);
+int cli_pause(cli_options *o, int argc, char **argv);
+int cli_resume(cli_options *o, int argc, char **argv);
+int cli_simulate(cli_options *o, int argc, char **argv);
 
 #endif

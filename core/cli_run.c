@@ -2,12 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
 #include "run.h"
+#include "sched.h"
 #include "util.h"
 
 static int cli_load_jobs(cli_options *o, job_set *jobs)
@@ -24,6 +26,26 @@ static int cli_load_jobs(cli_options *o, job_set *jobs)
     return 0;
 }
 
+/* Last run of each job: state, business date, finish time. */
+static PGresult *cli_last_runs(cli_options *o, PGconn **c)
+{
+    char err[1024];
+    *c = db_open(&o->s, err, sizeof err);
+    if (!*c) {
+        log_warn("%s (last results not shown)", err);
+        return NULL;
+    }
+    PGresult *r = PQexec(*c, "SELECT DISTINCT ON (job) job, state, business_date::text, "
+                             "coalesce(to_char(finished_at AT TIME ZONE 'UTC', "
+                             "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM purser_runs WHERE "
+                             "state NOT IN ('pending', 'running') ORDER BY job, id DESC");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
 int cli_jobs(cli_options *o, int argc, char **argv)
 {
     (void)argv;
@@ -35,12 +57,42 @@ int cli_jobs(cli_options *o, int argc, char **argv)
     int rc = cli_load_jobs(o, &jobs);
     if (rc != 0)
         return rc;
-    printf("%-24s %-16s %-20s %-20s %s\n", "JOB", "PLUGIN", "SCHEDULE", "TIMEZONE", "ENABLED");
+    PGconn *c = NULL;
+    PGresult *last = cli_last_runs(o, &c);
+    int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < jobs.count; i++) {
         const job_def *j = &jobs.items[i];
-        printf("%-24s %-16s %-20s %-20s %s\n", j->name, j->plugin, j->schedule, j->timezone,
-               j->enabled ? "yes" : "no");
+        printf("%s%s\n  plugin %s, schedule \"%s\" in %s\n", j->name,
+               j->enabled ? "" : " (disabled)", j->plugin, j->schedule, j->timezone);
+        sched_job sj;
+        char err[512];
+        if (sched_job_init(&sj, j, now, err, sizeof err) == 0) {
+            int64_t t = now, next;
+            for (int k = 0; k < 3 && cron_next_in(&sj.expr, sj.zone, t, &next) == 0; k++) {
+                char local[40], utc[40];
+                sched_format_local(sj.zone, next, local, sizeof local);
+                time_t tt = (time_t)next;
+                struct tm tm;
+                gmtime_r(&tt, &tm);
+                strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                printf("  next: %s  (%s)\n", local, utc);
+                t = next;
+            }
+            sched_job_free(&sj);
+        }
+        const char *res = "never run";
+        for (int r = 0; last && r < PQntuples(last); r++)
+            if (strcmp(PQgetvalue(last, r, 0), j->name) == 0) {
+                static char buf[160];
+                snprintf(buf, sizeof buf, "%s for %s at %s", PQgetvalue(last, r, 1),
+                         PQgetvalue(last, r, 2), PQgetvalue(last, r, 3));
+                res = buf;
+            }
+        printf("  last: %s\n", res);
     }
+    PQclear(last);
+    if (c)
+        PQfinish(c);
     jobs_free(&jobs);
     return 0;
 }
@@ -144,13 +196,16 @@ static int cli_query_print(cli_options *o, const char *sql, int nparams, const c
 int cli_history(cli_options *o, int argc, char **argv)
 {
     const char *job = NULL, *limit = "20";
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
             limit = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
         else if (argv[i][0] != '-' && !job)
             job = argv[i];
         else {
-            log_error("usage: purser history [JOB] [--limit N]");
+            log_error("usage: purser history [JOB] [--limit N] [--json]");
             return 2;
         }
     }
@@ -160,9 +215,20 @@ int cli_history(cli_options *o, int argc, char **argv)
         return 2;
     }
     const char *params[2] = {job, limit};
+    if (json)
+        return cli_query_print(
+            o,
+            "SELECT coalesce(json_agg(json_build_object('id', id, 'job', job, 'plugin', plugin, "
+            "'kind', kind, 'slot', slot, 'business_date', business_date, 'state', state, "
+            "'attempt', attempt, 'max_attempts', max_attempts, 'started_at', started_at, "
+            "'finished_at', finished_at, 'seconds', extract(epoch FROM finished_at - started_at), "
+            "'message', message) ORDER BY id DESC), '[]') FROM (SELECT * FROM purser_runs "
+            "WHERE $1::text IS NULL OR job = $1 ORDER BY id DESC LIMIT $2::int) r",
+            2, params);
     return cli_query_print(
         o,
         "SELECT rpad(id::text, 6), rpad(job, 20), business_date, rpad(state, 9), "
+        "rpad(attempt || '/' || max_attempts, 4), "
         "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
         "coalesce(round(extract(epoch FROM finished_at - started_at)::numeric, 3)::text || 's', "
         "'-'), coalesce(message, '') FROM purser_runs WHERE $1::text IS NULL OR job = $1 "

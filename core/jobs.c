@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cron.h"
 #include "util.h"
 
 static const purser_config_key jobs_keys[] = {
@@ -53,6 +55,30 @@ static const char *jobs_text(const cfg_node *job, const char *key)
     return n && n->kind == CFG_SCALAR ? n->value : NULL;
 }
 
+/* The schedule parses and fires at least once in the coming years. */
+static int jobs_check_schedule(const cfg_doc *doc, const cfg_node *job, const char *zone,
+                               char *err, size_t errlen)
+{
+    const cfg_node *sn = cfg_get(job, "schedule");
+    const cfg_node *at = sn ? sn : job;
+    const char *text = sn && sn->value ? sn->value : "";
+    char why[256];
+    cron_expr e;
+    int64_t next;
+    int rc = 0;
+    if (cron_parse(text, &e, why, sizeof why) != 0)
+        rc = -1;
+    else if ((rc = cron_next(&e, zone, (int64_t)time(NULL), &next)) == CRON_NEVER)
+        snprintf(why, sizeof why, "never fires (no matching date within %d years)",
+                 CRON_HORIZON_YEARS);
+    else if (rc == CRON_BAD_ZONE)
+        snprintf(why, sizeof why, "time zone '%s' cannot be read", zone);
+    if (rc != 0)
+        set_err(err, errlen, "%s:%d:%d: job '%s': schedule '%s': %s", doc->path, at->line,
+                at->col, job->key, text, why);
+    return rc;
+}
+
 static int jobs_check_one(const settings *s, const plugin_set *plugins, const cfg_doc *doc,
                           const cfg_node *job, char *err, size_t errlen)
 {
@@ -91,6 +117,8 @@ static int jobs_check_one(const settings *s, const plugin_set *plugins, const cf
                 doc->path, tz ? tz->line : job->line, tz ? tz->col : job->col, job->key, zone);
         return -1;
     }
+    if (jobs_check_schedule(doc, job, zone, err, errlen) != 0)
+        return -1;
     const cfg_node *params = cfg_get(job, "params");
     if (params && params->kind != CFG_MAP) {
         set_err(err, errlen, "%s:%d:%d: job '%s': params must be a map", doc->path, params->line,
@@ -107,6 +135,112 @@ static int jobs_check_one(const settings *s, const plugin_set *plugins, const cf
         if (cfg_validate(doc, params ? params : &empty_at, prefix,
                          lp->desc.params ? lp->desc.params : none, err, errlen) != 0)
             return -1;
+    }
+    return 0;
+}
+
+/* The job's value for key, else the table's default. */
+static const char *jobs_value(const cfg_node *job, const char *key)
+{
+    const cfg_node *n = cfg_find(job, key);
+    if (n && n->kind == CFG_SCALAR && n->value && *n->value)
+        return n->value;
+    const purser_config_key *k = cfg_key_lookup(jobs_keys, key);
+    return k ? k->default_value : NULL;
+}
+
+static int64_t jobs_duration(const cfg_node *job, const char *key)
+{
+    int64_t v = 0;
+    const char *t = jobs_value(job, key);
+    if (t)
+        cfg_parse_duration_ms(t, &v);
+    return v;
+}
+
+static int64_t jobs_int(const cfg_node *job, const char *key)
+{
+    int64_t v = 0;
+    const char *t = jobs_value(job, key);
+    if (t)
+        cfg_parse_int(t, &v);
+    return v;
+}
+
+/* overlap, catchup and after: values the key table cannot check. */
+static int jobs_policies(const cfg_doc *doc, const cfg_node *j, job_def *d, char *err,
+                         size_t errlen)
+{
+    const char *ov = jobs_value(j, "overlap");
+    const cfg_node *on = cfg_get(j, "overlap");
+    char extra;
+    long long n = 0;
+    if (strcmp(ov, "skip") == 0)
+        d->overlap = OVERLAP_SKIP;
+    else if (strcmp(ov, "queue") == 0)
+        d->overlap = OVERLAP_QUEUE;
+    else if (strcmp(ov, "replace") == 0)
+        d->overlap = OVERLAP_REPLACE;
+    else if (sscanf(ov, "allow(%lld%c", &n, &extra) == 2 && extra == ')' && n >= 1 &&
+             n <= 1000 && strchr(ov, ')') == ov + strlen(ov) - 1) {
+        d->overlap = OVERLAP_ALLOW;
+        d->overlap_max = n;
+    } else {
+        set_err(err, errlen, "%s:%d:%d: job '%s': overlap '%s': expected skip, queue, allow(N) "
+                "or replace", doc->path, on->line, on->col, d->name, ov);
+        return -1;
+    }
+    const char *cu = jobs_value(j, "catchup");
+    const cfg_node *cn = cfg_get(j, "catchup");
+    if (strcmp(cu, "none") == 0)
+        d->catchup = CATCHUP_NONE;
+    else if (strcmp(cu, "latest") == 0)
+        d->catchup = CATCHUP_LATEST;
+    else if (strcmp(cu, "all") == 0)
+        d->catchup = CATCHUP_ALL;
+    else {
+        set_err(err, errlen, "%s:%d:%d: job '%s': catchup '%s': expected none, latest or all",
+                doc->path, cn->line, cn->col, d->name, cu);
+        return -1;
+    }
+    d->timeout_ms = jobs_duration(j, "timeout");
+    d->retries_max = jobs_int(j, "retries.max");
+    d->backoff_ms = jobs_duration(j, "retries.backoff");
+    d->max_backoff_ms = jobs_duration(j, "retries.max_backoff");
+    d->max_catchup = jobs_int(j, "max_catchup");
+    d->jitter_ms = jobs_duration(j, "jitter");
+    d->deadline_ms = jobs_duration(j, "deadline");
+    const cfg_node *after = cfg_get(j, "after");
+    if (after && after->count) {
+        d->after = xcalloc(after->count, sizeof *d->after);
+        for (const cfg_node *a = after->child; a; a = a->next)
+            d->after[d->n_after++] = a->value;
+    }
+    if (d->timeout_ms <= 0 || d->retries_max < 0 || d->max_catchup < 1) {
+        set_err(err, errlen, "%s:%d:%d: job '%s': timeout must be positive, retries.max and "
+                "max_catchup at least 0 and 1", doc->path, j->line, j->col, d->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every `after:` names a defined job, and no job waits for itself. */
+static int jobs_check_after(const job_set *set, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const job_def *d = &set->items[i];
+        const cfg_node *after = cfg_get(d->node, "after");
+        const cfg_node *a = after ? after->child : NULL;
+        for (size_t k = 0; k < d->n_after; k++, a = a ? a->next : NULL) {
+            if (!jobs_find(set, d->after[k]) || strcmp(d->after[k], d->name) == 0) {
+                set_err(err, errlen, "%s:%d:%d: job '%s': after: '%s' %s", d->doc->path,
+                        a ? a->line : d->node->line, a ? a->col : d->node->col, d->name,
+                        d->after[k],
+                        strcmp(d->after[k], d->name) == 0 ? "is the job itself"
+                                                          : "is not a defined job");
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -160,6 +294,8 @@ static int jobs_add_file(const settings *s, const plugin_set *plugins, const cha
                        .doc = doc,
                        .node = j,
                        .params = cfg_get(j, "params")};
+        if (jobs_policies(doc, j, d, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -195,6 +331,8 @@ int jobs_load(const settings *s, const plugin_set *plugins, job_set *out, char *
         free(files[i]);
     }
     free(files);
+    if (rc == 0)
+        rc = jobs_check_after(out, err, errlen);
     return rc;
 }
 
@@ -211,6 +349,8 @@ void jobs_free(job_set *set)
     for (size_t i = 0; i < set->n_docs; i++)
         cfg_free(set->docs[i]);
     free(set->docs);
+    for (size_t i = 0; i < set->count; i++)
+        free(set->items[i].after);
     free(set->items);
     memset(set, 0, sizeof *set);
 }

@@ -27,10 +27,20 @@ static void main_usage(FILE *out)
             "  migrate                   apply the core's and the plugins' schema migrations\n"
             "  db start|stop|status|url  manage the embedded PostgreSQL (when no database.url)\n"
             "  jobs                      list the defined jobs\n"
+            "  next EXPR [--tz ZONE] [--from ISO8601] [--count N]\n"
+            "                            the next N (5) fire times of a schedule\n"
             "  run JOB [--date YYYY-MM-DD] [--param K=V]... [--dry-run]\n"
             "                            run a job now in the foreground, recorded\n"
-            "  history [JOB] [--limit N] recent runs\n"
-            "  logs RUN_ID               a run's log lines\n");
+            "  backfill JOB --from DATE --to DATE [--dry-run]\n"
+            "                            run every slot in the range not yet succeeded\n"
+            "  daemon                    scheduler + workers (+ HTTP server), until SIGTERM\n"
+            "  history [JOB] [--limit N] [--json]\n"
+            "                            recent runs\n"
+            "  logs RUN_ID               a run's log lines\n"
+            "  retry RUN_ID | cancel RUN_ID\n"
+            "                            run a failed run again | stop a pending or running run\n"
+            "  pause JOB | resume JOB    stop or restart scheduling a job\n"
+            "  simulate [--orders N] ... fill the store with a marketplace (see simulate --help)\n");
     cli_plugin_commands_help(out);
     fprintf(out, "\n"
                  "Global options:\n"

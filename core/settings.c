@@ -27,6 +27,12 @@ static const purser_config_key settings_keys[] = {
     {"log.format", PURSER_CFG_STRING, "text", 0, "text or json"},
     {"http.listen", PURSER_CFG_STRING, "127.0.0.1:8080", 0, "address:port of the HTTP server"},
     {"runner.workers", PURSER_CFG_INT, "2", 0, "runs executed at once by a daemon"},
+    {"runner.lease", PURSER_CFG_DURATION, "30s", 0,
+     "a run whose worker sent no heartbeat for this long is rescued (heartbeats every third)"},
+    {"runner.kill_grace", PURSER_CFG_DURATION, "10s", 0,
+     "time between SIGTERM and SIGKILL for a run that must stop"},
+    {"runner.shutdown_grace", PURSER_CFG_DURATION, "30s", 0,
+     "on SIGTERM, time the daemon lets running runs finish"},
     {"history.keep", PURSER_CFG_DURATION, "90d", 0, "run history older than this is pruned"},
     {"alerts.webhook_url", PURSER_CFG_STRING, NULL, 0, "JSON POST target for alerts"},
     {0},
@@ -163,6 +169,10 @@ int settings_load(const char *path, settings *s, char *err, size_t errlen)
     s->log_format = settings_dup(s, "log.format");
     s->http_listen = settings_dup(s, "http.listen");
     s->runner_workers = settings_int(s, "runner.workers", 0);
+    s->kill_grace_ms = settings_int(s, "runner.kill_grace", 1);
+    s->lease_ms = settings_int(s, "runner.lease", 1);
+    s->shutdown_grace_ms = settings_int(s, "runner.shutdown_grace", 1);
+    s->history_keep_ms = settings_int(s, "history.keep", 1);
     const cfg_node *load = s->doc ? cfg_find(s->doc->root, "plugins.load") : NULL;
     if (load && load->kind == CFG_SEQ && load->count) {
         s->plugins_load = xcalloc(load->count, sizeof *s->plugins_load);

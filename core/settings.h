@@ -27,6 +27,10 @@ typedef struct settings {
     char *log_format;
     char *http_listen;
     int64_t runner_workers;
+    int64_t lease_ms;          /* run lease; heartbeats every third of it */
+    int64_t kill_grace_ms;     /* SIGTERM -> SIGKILL for a run that must stop */
+    int64_t shutdown_grace_ms; /* daemon stop: time running runs get to finish */
+    int64_t history_keep_ms;   /* finished runs older than this are pruned */
 } settings;
 
 /* Read the configuration. `path` (from -c) wins, then $PURSER_CONFIG, then

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "purser/plugin.h"
 
@@ -29,6 +30,7 @@ static const purser_config_key example_params[] = {
     {"fail", PURSER_CFG_BOOL, "false", 0, "true: the run fails with an error"},
     {"retry", PURSER_CFG_BOOL, "false", 0, "true: the run asks to be retried"},
     {"crash", PURSER_CFG_BOOL, "false", 0, "true: the run dies with SIGSEGV"},
+    {"hang", PURSER_CFG_BOOL, "false", 0, "true: the run ignores SIGTERM and never ends"},
     {0},
 };
 
@@ -124,16 +126,29 @@ static purser_status example_report(example_state *st, purser_ctx *ctx, const ch
     return PURSER_OK;
 }
 
+/* A plugin stuck for good: it ignores SIGTERM and the cancel flag, so
+ * only the runner's SIGKILL ends it (the runner's timeout test). */
+static void example_hang(example_state *st, purser_ctx *ctx)
+{
+    signal(SIGTERM, SIG_IGN);
+    st->host->log(ctx, PURSER_LOG_WARN, "hanging on purpose (param hang=true)");
+    for (;;)
+        pause();
+}
+
 static purser_status example_run(void *state, purser_ctx *ctx, const purser_run_info *run)
 {
     example_state *st = state;
     const purser_host *h = st->host;
     int64_t sleep_ms = 0;
-    int fail = 0, retry = 0, crash = 0;
+    int fail = 0, retry = 0, crash = 0, hang = 0;
     h->param_int(ctx, "sleep_ms", &sleep_ms);
     h->param_bool(ctx, "fail", &fail);
     h->param_bool(ctx, "retry", &retry);
     h->param_bool(ctx, "crash", &crash);
+    h->param_bool(ctx, "hang", &hang);
+    if (hang)
+        example_hang(st, ctx);
     purser_status s = example_work(st, ctx, sleep_ms);
     if (s != PURSER_OK)
         return s;

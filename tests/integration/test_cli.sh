@@ -110,7 +110,7 @@ DB3=$(fresh_db t_cli_runs); export T_CLI_DB="$DB3"
 "$PURSER" -c "$C" migrate >/dev/null 2>&1
 expect_out 0 "run [0-9]+ succeeded: Hello, 2026-03-29!" "run a job for a date" "$PURSER" -c "$C" run greet --date 2026-03-29
 same "$(cat "$T_TMP/reports/example_2026-03-29.txt")" "Hello, 2026-03-29!" "the run wrote its report in reports.output_dir"
-same "$(sql "$DB3" "SELECT state || ' ' || business_date || ' ' || slot AT TIME ZONE 'UTC' FROM purser_runs ORDER BY id DESC LIMIT 1")" "succeeded 2026-03-29 2026-03-28 23:00:00" "run recorded with its date and slot (Berlin midnight, DST day)"
+same "$(sql "$DB3" "SELECT state || ' ' || business_date || ' ' || (interval_start AT TIME ZONE 'UTC') || ' ' || (interval_end AT TIME ZONE 'UTC') FROM purser_runs ORDER BY id DESC LIMIT 1")" "succeeded 2026-03-29 2026-03-28 23:00:00 2026-03-29 22:00:00" "run recorded with its date and data interval (Berlin midnights, DST day)"
 expect_out 1 "run [0-9]+ failed: failed on purpose \(param fail=true\)" "a failing run exits 1" "$PURSER" -c "$C" run greet --param fail=true
 expect_out 1 "plugin example crashed: signal 11 \(Segmentation fault\)" "a crashing plugin fails its run, not purser" "$PURSER" -c "$C" run greet --param crash=true
 same "$(sql "$DB3" "SELECT state FROM purser_runs ORDER BY id DESC LIMIT 1")" "failed" "the crash is recorded as failed"
