@@ -30,7 +30,7 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP
 CPPFLAGS   += -iquote core -Icore/include -iquote tests/lib $(PKG_CFLAGS) -DPURSER_VERSION='"$(VERSION)"'
 LDFLAGS    += $(SANFLAGS)
-CORE_LIBS  := -lpq -lyaml -lcjson -lcrypto -ldl -lpthread -lm
+CORE_LIBS  := -lpq -lyaml -lcjson -lmicrohttpd -lcurl -lcrypto -ldl -lpthread -lm
 PLUGIN_CFLAGS := -fPIC -fvisibility=hidden
 
 CORE_SRC   := $(filter-out core/main.c,$(wildcard core/*.c))
@@ -140,7 +140,7 @@ unit: all $(TEST_PLUGINS) $(UNIT_BIN)
 demo: all
 	@PURSER_BUILD=$(BUILD) core/tools/demo.sh
 
-bench: all
+bench: all $(TEST_PLUGINS)
 	@PURSER_BUILD=$(BUILD) PURSER_FIXTURES=$(FIXTURES) tests/bench/run.sh
 
 install: all
@@ -150,6 +150,9 @@ install: all
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/purser/plugins/
 	install -m 644 core/include/purser/*.h $(DESTDIR)$(PREFIX)/include/purser/
 	install -m 644 $(BUILD)/purser-plugin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/purser
+	sed 's|@PREFIX@|$(PREFIX)|g' config/purser.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/purser.service
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/purser/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

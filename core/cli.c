@@ -117,7 +117,7 @@ static const cli_command cli_commands[] = {
     {"history", cli_history}, {"logs", cli_logs},       {"simulate", cli_simulate},
     {"next", cli_next},       {"daemon", cli_daemon},   {"backfill", cli_backfill},
     {"retry", cli_retry},     {"cancel", cli_cancel},   {"pause", cli_pause},
-    {"resume", cli_resume},   {NULL, NULL},
+    {"resume", cli_resume},   {"serve", cli_serve},     {NULL, NULL},
 };
 
 int cli_dispatch(cli_options *o, int argc, char **argv)

@@ -41,6 +41,9 @@ int cli_history(cli_options *o, int argc, char **argv);
 int cli_logs(cli_options *o, int argc, char **argv);
 int cli_next(cli_options *o, int argc, char **argv);
 int cli_daemon(cli_options *o, int argc, char **argv);
+int cli_serve(cli_options *o, int argc, char **argv);
+/* Serve HTTP until SIGTERM/SIGINT (plugins loaded); the exit code. */
+int cli_serve_until_signal(cli_options *o);
 int cli_backfill(cli_options *o, int argc, char **argv);
 int cli_retry(cli_options *o, int argc, char **argv);
 int cli_cancel(cli_options *o, int argc, char **argv);

@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "alerts.h"
 #include "db.h"
+#include "http.h"
 #include "log.h"
 #include "progress.h"
 #include "sched.h"
@@ -55,7 +58,36 @@ typedef struct daemon_state {
     double next_rescue;
     double next_prune;
     double stop_deadline; /* 0 until a stop was asked */
+    pid_t http_pid;       /* the HTTP server's process, 0 if none */
+    double http_restart;  /* when to start it again after it died */
 } daemon_state;
+
+/* The HTTP server runs in a process of its own, so the scheduler stays
+ * single-threaded and forks its workers safely. */
+static void daemon_start_http(daemon_state *d)
+{
+    if (http_disabled(&d->o->s))
+        return;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGHUP, SIG_IGN);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the daemon */
+        _exit(cli_serve_until_signal(d->o));
+    }
+    if (pid < 0)
+        log_error("daemon: cannot start the HTTP server: fork failed");
+    d->http_pid = pid > 0 ? pid : 0;
+}
+
+static void daemon_stop_http(daemon_state *d)
+{
+    if (!d->http_pid)
+        return;
+    kill(d->http_pid, SIGTERM);
+    waitpid(d->http_pid, NULL, 0);
+    d->http_pid = 0;
+}
 
 static const job_set *daemon_jobs(const daemon_state *d)
 {
@@ -142,6 +174,12 @@ static void daemon_reap(daemon_state *d)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == d->http_pid) {
+            log_error("daemon: the HTTP server exited (status %d); restarting it in 5 s", status);
+            d->http_pid = 0;
+            d->http_restart = monotonic_seconds() + 5;
+            continue;
+        }
         for (size_t i = 0; i < d->n_workers; i++) {
             if (d->workers[i].pid == pid) {
                 worker_finish(&d->workers[i], &d->env, d->c, status);
@@ -196,6 +234,7 @@ static void daemon_tick(daemon_state *d)
                 sched_plan(d->c, &d->sched[i], now);
     if (mono >= d->next_rescue) {
         slots_rescue(d->c);
+        alerts_check_deadlines(&d->o->s, d->c, daemon_jobs(d));
         d->next_rescue = mono + DAEMON_RESCUE_EVERY_S;
     }
     if (mono >= d->next_prune) {
@@ -204,8 +243,10 @@ static void daemon_tick(daemon_state *d)
             log_info("daemon: pruned %d runs older than history.keep", n);
         d->next_prune = mono + DAEMON_PRUNE_EVERY_S;
     }
-    if (!d->stop_deadline)
-        daemon_claim(d);
+    if (!d->stop_deadline && !d->http_pid && d->http_restart && mono >= d->http_restart) {
+        d->http_restart = 0;
+        daemon_start_http(d);
+    }
     daemon_notifications(d, mono);
     for (size_t i = 0; i < d->n_workers; i++) {
         worker_pump(&d->workers[i], d->c);
@@ -214,6 +255,9 @@ static void daemon_tick(daemon_state *d)
             worker_stop(&d->workers[i], &d->env, "shutdown", mono);
     }
     daemon_reap(d);
+    /* Claim after reaping, so a finished run's worker is reused at once. */
+    if (!d->stop_deadline)
+        daemon_claim(d);
 }
 
 /* Sleep until a child writes, a notification arrives or a second passes. */
@@ -237,6 +281,15 @@ int daemon_main(cli_options *o)
         log_error("%s", err);
         return 1;
     }
+    PGresult *mig = PQexec(d.c, "SELECT to_regclass('purser_runs') IS NOT NULL AND EXISTS "
+                                "(SELECT 1 FROM purser_migrations WHERE id = '0010_scheduler')");
+    int migrated = PQresultStatus(mig) == PGRES_TUPLES_OK && PQgetvalue(mig, 0, 0)[0] == 't';
+    PQclear(mig);
+    if (!migrated) {
+        log_error("daemon: the database schema is not up to date: run `purser migrate` first");
+        PQfinish(d.c);
+        return 1;
+    }
     if (daemon_load_jobs(&d) != 0) {
         PQfinish(d.c);
         return 2;
@@ -255,6 +308,7 @@ int daemon_main(cli_options *o)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &hup, NULL);
     log_info("daemon %s: %zu workers, lease %d s", d.owner, d.n_workers, d.env.lease_s);
+    daemon_start_http(&d);
     for (;;) {
         if (daemon_stop_flag && !d.stop_deadline) {
             d.stop_deadline = monotonic_seconds() + (double)o->s.shutdown_grace_ms / 1000.0;
@@ -266,6 +320,7 @@ int daemon_main(cli_options *o)
             break;
         daemon_wait(&d);
     }
+    daemon_stop_http(&d);
     log_info("daemon %s: stopped", d.owner);
     for (size_t i = 0; i < d.n_workers; i++)
         worker_free(&d.workers[i]);

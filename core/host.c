@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "dbpool.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -148,6 +149,11 @@ static void host_log(purser_ctx *ctx, purser_log_level level, const char *fmt, .
 
 static struct pg_conn *host_db(purser_ctx *ctx)
 {
+    if (ctx->pool) {
+        if (!ctx->conn)
+            ctx->conn = dbpool_get(ctx->pool);
+        return ctx->conn;
+    }
     if (ctx->conn && PQstatus(ctx->conn) == CONNECTION_OK)
         return ctx->conn;
     if (ctx->conn) {
@@ -259,7 +265,9 @@ void host_ctx_done(purser_ctx *ctx)
 {
     if (ctx->prog_started)
         progress_finish(&ctx->prog);
-    if (ctx->conn)
+    if (ctx->conn && ctx->pool)
+        dbpool_put(ctx->pool, ctx->conn);
+    else if (ctx->conn)
         PQfinish(ctx->conn);
     for (size_t i = 0; i < ctx->n_strings; i++)
         free(ctx->strings[i]);

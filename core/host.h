@@ -20,7 +20,9 @@ struct purser_ctx {
     char *const *override_vals;
     size_t n_overrides;
     int64_t run_id;                     /* 0 outside recorded runs */
-    PGconn *conn;                       /* opened on demand; owned, closed by host_ctx_done */
+    PGconn *conn;                       /* opened on demand; owned, closed by host_ctx_done
+                                         * (or given back to the pool when one is set) */
+    struct dbpool *pool;                /* HTTP requests borrow from it; borrowed, may be NULL */
     char *result;                       /* owned */
     volatile sig_atomic_t *cancel_flag; /* borrowed, may be NULL */
     progress prog;

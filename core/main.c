@@ -34,6 +34,7 @@ static void main_usage(FILE *out)
             "  backfill JOB --from DATE --to DATE [--dry-run]\n"
             "                            run every slot in the range not yet succeeded\n"
             "  daemon                    scheduler + workers (+ HTTP server), until SIGTERM\n"
+            "  serve                     the HTTP server alone (/healthz, /metrics, plugin routes)\n"
             "  history [JOB] [--limit N] [--json]\n"
             "                            recent runs\n"
             "  logs RUN_ID               a run's log lines\n"

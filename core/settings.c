@@ -169,6 +169,7 @@ int settings_load(const char *path, settings *s, char *err, size_t errlen)
     s->log_format = settings_dup(s, "log.format");
     s->http_listen = settings_dup(s, "http.listen");
     s->runner_workers = settings_int(s, "runner.workers", 0);
+    s->alerts_webhook_url = settings_dup(s, "alerts.webhook_url");
     s->kill_grace_ms = settings_int(s, "runner.kill_grace", 1);
     s->lease_ms = settings_int(s, "runner.lease", 1);
     s->shutdown_grace_ms = settings_int(s, "runner.shutdown_grace", 1);
@@ -262,6 +263,7 @@ void settings_free(settings *s)
     free(s->log_level);
     free(s->log_format);
     free(s->http_listen);
+    free(s->alerts_webhook_url);
     for (size_t i = 0; i < s->n_plugins_load; i++)
         free(s->plugins_load[i]);
     free(s->plugins_load);

@@ -163,6 +163,7 @@ static int slots_allowed(PGconn *c, const job_def *job, const char *id, const ch
 int slots_claim(PGconn *c, const job_set *jobs, const char *owner, int lease_s,
                 const char *only_job, int64_t from, int64_t to, slot_run *out)
 {
+    memset(out, 0, sizeof *out);
     if (slots_simple(c, "BEGIN") != 0)
         return -1;
     char f[24], t[24];

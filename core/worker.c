@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "host.h"
 #include "log.h"
 #include "progress.h"
@@ -346,6 +347,7 @@ const char *worker_finish(worker *w, const worker_env *env, PGconn *c, int statu
         log_info("run %lld succeeded: %s", (long long)w->run.id, why);
     else
         log_error("run %lld %s: %s", (long long)w->run.id, state, why);
+    alerts_after_run(env->s, c, &w->run, state, why);
     return state;
 }
 

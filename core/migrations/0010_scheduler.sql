@@ -18,6 +18,7 @@ ALTER TABLE purser_runs
     ADD COLUMN heartbeat_at     timestamptz,
     ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false,
     ADD COLUMN worker_pid       integer,
+    ADD COLUMN deadline_alerted boolean NOT NULL DEFAULT false,
     ADD CONSTRAINT purser_runs_lease_check
         CHECK (state <> 'running' OR (lease_owner IS NOT NULL AND lease_until IS NOT NULL));
 

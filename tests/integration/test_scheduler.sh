@@ -20,6 +20,8 @@ runner:
   lease: 3s
   kill_grace: 1s
   shutdown_grace: 2s
+http:
+  listen: "off"
 YAML
 C="$T_TMP/purser.yaml"
 unset PURSER_DATABASE_URL
@@ -212,10 +214,10 @@ expect_out 0 "cancel requested" "cancel a running run" P cancel "$RID"
 wait $BL
 same "$(q "SELECT state FROM purser_runs WHERE id = $RID")" "cancelled" "the run ends cancelled, promptly"
 expect_out 2 "not found, or not pending or running" "cancel of a finished run is refused" P cancel "$RID"
+stop_daemons
 expect_out 0 "queued for another attempt" "retry a cancelled run" P retry "$RID"
 same "$(q "SELECT state FROM purser_runs WHERE id = $RID")" "pending" "it is pending again"
 expect_out 0 "cancelled$" "cancel a pending run" P cancel "$RID"
-stop_daemons
 expect_out 0 "job long paused" "pause a job" P pause long
 q "INSERT INTO purser_jobs (job) VALUES ('long') ON CONFLICT DO NOTHING; UPDATE purser_jobs SET planned_until = now() - interval '2 days' WHERE job = 'long'" >/dev/null
 start_daemon p
