@@ -46,7 +46,7 @@ PLUGIN_SO  := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 -include $(wildcard plugins/*/plugin.mk)
 
 .SECONDARY:
-.PHONY: all deps test unit integration demo bench fuzz install clean format check-format
+.PHONY: all deps test unit integration demo demo-reset bench fuzz install clean format check-format
 all: $(PURSER) $(PLUGIN_SO) $(BUILD)/purser-plugin.pc
 
 deps:
@@ -139,6 +139,12 @@ unit: all $(TEST_PLUGINS) $(UNIT_BIN)
 # ---- demo, bench, install ---------------------------------------------------
 demo: all
 	@PURSER_BUILD=$(BUILD) core/tools/demo.sh
+
+# Start the demo afresh: stop the embedded database and remove var/.
+demo-reset:
+	-@[ -x $(BUILD)/purser ] && $(BUILD)/purser db stop
+	-@[ -f var/pg/LOCATION ] && rm -rf "$$(cat var/pg/LOCATION)"
+	rm -rf var
 
 bench: all $(TEST_PLUGINS)
 	@PURSER_BUILD=$(BUILD) PURSER_FIXTURES=$(FIXTURES) tests/bench/run.sh

@@ -45,6 +45,7 @@ typedef struct http_req {
     strbuf body;
     int too_large;
     double started;
+    size_t max_body; /* of the route the request is for */
 } http_req;
 
 int http_disabled(const settings *s)
@@ -180,6 +181,12 @@ static const char *http_header(const purser_http_request *req, const char *name)
                                        name);
 }
 
+static const char *http_arg(const purser_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->host_data,
+                                       MHD_GET_ARGUMENT_KIND, name);
+}
+
 static enum MHD_Result http_plugin_call(http_server *srv, struct MHD_Connection *conn,
                                         const http_found *f, const char *method, const char *path,
                                         const char **params, size_t n, const http_req *rq,
@@ -197,7 +204,8 @@ static enum MHD_Result http_plugin_call(http_server *srv, struct MHD_Connection 
                                .body = (const unsigned char *)(rq->body.data ? rq->body.data : ""),
                                .body_len = rq->body.len,
                                .header = http_header,
-                               .host_data = conn};
+                               .host_data = conn,
+                               .arg = http_arg};
     purser_http_response resp = {0};
     purser_status st = f->route->handler(f->plugin->state, &ctx, &req, &resp);
     host_ctx_done(&ctx);
@@ -303,6 +311,17 @@ static enum MHD_Result http_dispatch(http_server *srv, struct MHD_Connection *co
     return rc;
 }
 
+/* The body limit of the route a request goes to (1 MiB by default). */
+static size_t http_route_max_body(const http_server *srv, const char *method, const char *url)
+{
+    char buf[2048];
+    const char *params[HTTP_MAX_PARAMS];
+    size_t n = 0;
+    http_found f;
+    http_find(srv, method, url, buf, sizeof buf, params, &n, &f);
+    return f.route && f.route->max_body ? f.route->max_body : srv->max_body;
+}
+
 static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                     const char *method, const char *version,
                                     const char *upload, size_t *upload_size, void **con_cls)
@@ -314,16 +333,17 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
         rq = xcalloc(1, sizeof *rq);
         rq->started = monotonic_seconds();
         *con_cls = rq;
+        rq->max_body = http_route_max_body(srv, method, url);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t len;
-        if (cl && cfg_parse_int(cl, &len) == 0 && len > (int64_t)srv->max_body) {
+        if (cl && cfg_parse_int(cl, &len) == 0 && len > (int64_t)rq->max_body) {
             rq->too_large = 1; /* refuse at once, without reading it */
             return http_dispatch(srv, conn, url, method, rq);
         }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rq->too_large && rq->body.len + *upload_size <= srv->max_body)
+        if (!rq->too_large && rq->body.len + *upload_size <= rq->max_body)
             sb_addn(&rq->body, upload, *upload_size);
         else
             rq->too_large = 1;

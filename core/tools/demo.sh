@@ -21,6 +21,15 @@ fi
 say "schema migrations (core + plugins)"
 $P migrate
 
+orders=$(psql -X -At -d "$($P db url)" -c "SELECT count(*) FROM orders" 2>/dev/null || echo 0)
+if [ "${orders:-0}" = 0 ]; then
+    start=$(date -u -d '8 days ago' +%Y-%m-%d)
+    say "a week of simulated storefront traffic from $start (purser simulate)"
+    $P simulate --orders "${DEMO_ORDERS:-20000}" --days 8 --start "$start" --out var/simulated
+else
+    say "the store already holds $orders orders (make demo-reset starts afresh)"
+fi
+
 say "configuration, plugins and jobs check"
 $P check
 $P plugins

@@ -122,6 +122,9 @@ typedef struct purser_http_request {
      * handler returns. */
     const char *(*header)(const struct purser_http_request *req, const char *name);
     void *host_data; /* the host's; do not touch */
+    /* Query-string argument by name (decoded), or NULL; borrowed until the
+     * handler returns. */
+    const char *(*arg)(const struct purser_http_request *req, const char *name);
 } purser_http_request;
 
 typedef struct purser_http_response {
@@ -135,8 +138,16 @@ typedef struct purser_http_response {
 typedef struct purser_route {
     const char *method; /* "GET", "POST", "PUT", "DELETE" */
     const char *path;   /* "/v1/orders/{ref}/cancel": {x} matches one segment */
+    /* Answer one request. Called from several server threads at once: the
+     * plugin's state must be safe for that. host->db(ctx) lends a pooled
+     * connection for the request. Return PURSER_OK with resp filled; a
+     * PURSER_RETRY without a status becomes 503 + Retry-After, a
+     * PURSER_ERROR 500. */
     purser_status (*handler)(void *state, purser_ctx *ctx, const purser_http_request *req,
                              purser_http_response *resp);
+    /* Largest body accepted, in bytes (0: 1 MiB). A larger one is refused
+     * with 413 before it is read. */
+    size_t max_body;
 } purser_route;
 
 /* ---------------------------------------------------------------------
