@@ -248,7 +248,11 @@ static int pge_pg_ctl(const char *bin, const settings *s, const pge_user *u, con
     char *data = path_join(s->pg_dir, "data");
     char *pg_ctl = path_join(bin, "pg_ctl");
     char *logf = path_join(s->pg_dir, "server.log");
-    char *opts = xasprintf("-c listen_addresses='' -c unix_socket_directories='%s' -p %lld",
+    /* Unix socket only; no replication, so wal_level = minimal lets bulk
+     * loads into tables made or emptied in the same transaction skip the
+     * WAL (purser simulate). */
+    char *opts = xasprintf("-c listen_addresses='' -c unix_socket_directories='%s' -p %lld "
+                           "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=4GB",
                            s->pg_dir, (long long)s->pg_port);
     char *argv[16];
     int n = 0;

@@ -106,13 +106,14 @@ static purser_status example_store(example_state *st, purser_ctx *ctx, const cha
 
 /* Write the report to a temporary name, then rename: never half-written. */
 static purser_status example_report(example_state *st, purser_ctx *ctx, const char *date,
-                                    const char *text)
+                                    int64_t run_id, const char *text)
 {
     char name[64], path[4096], tmp[4200];
     snprintf(name, sizeof name, "example_%s.txt", date);
     if (st->host->report_path(ctx, name, path, sizeof path) != 0)
         return PURSER_ERROR;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* unique per run: two runs for the same date may write at once */
+    snprintf(tmp, sizeof tmp, "%s.%lld.tmp", path, (long long)run_id);
     FILE *f = fopen(tmp, "w");
     if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0) {
         st->host->log(ctx, PURSER_LOG_ERROR, "writing %s: %s", tmp, strerror(errno));
@@ -165,7 +166,7 @@ static purser_status example_run(void *state, purser_ctx *ctx, const purser_run_
         return PURSER_OK;
     }
     if ((s = example_store(st, ctx, run->business_date, text)) != PURSER_OK ||
-        (s = example_report(st, ctx, run->business_date, text)) != PURSER_OK)
+        (s = example_report(st, ctx, run->business_date, run->run_id, text)) != PURSER_OK)
         return s;
     h->metric_add(ctx, "greetings_total", 1);
     h->set_result(ctx, "%s", text);

@@ -18,8 +18,7 @@ typedef struct vrp_cli_args {
 
 static int vrp_cli_usage(const char *cmd, const char *why, const char *arg)
 {
-    fprintf(stderr, "%s: %s%s%s; %s\n", cmd, why, arg ? " " : "", arg ? arg : "",
-            VRP_CLI_USAGE);
+    fprintf(stderr, "%s: %s%s%s; %s\n", cmd, why, arg ? " " : "", arg ? arg : "", VRP_CLI_USAGE);
     return 2;
 }
 
@@ -86,6 +85,13 @@ int vrp_cli_main(int argc, char **argv)
         rc = 1;
     }
     vrp_solution_print(stdout, inst, sol);
+    /* for benchmarks: the search's gain over the construction, on stderr */
+    fprintf(stderr,
+            "%s: %d customers, %d routes, cost %.2f, construction %.2f (%.2f%% better), "
+            "%ld iterations in %.2f s\n",
+            a.file, inst->n_nodes - 1, sol->n_routes, sol->cost, sol->construction_cost,
+            sol->construction_cost > 0 ? 100 * (1 - sol->cost / sol->construction_cost) : 0.0,
+            sol->iterations, sol->seconds);
     for (int i = 0; i < sol->n_unassigned; i++)
         fprintf(stderr, "%s: customer %ld unassigned: %s\n", a.file,
                 inst->nodes[sol->unassigned[i]].ext_id, vrp_reason_str(sol->reasons[i]));

@@ -35,6 +35,9 @@ fsync = on
 synchronous_commit = on
 max_connections = 200
 shared_buffers = 256MB
+wal_level = minimal
+max_wal_senders = 0
+max_wal_size = 4GB
 log_min_messages = warning
 CONF
     as_server "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \

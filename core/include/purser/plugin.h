@@ -223,8 +223,9 @@ typedef struct purser_host {
     /* Full path for a report file named `filename` (no slashes) in
      * reports.output_dir, which the host creates. Writes into buf (size
      * len); returns 0, or -1 if it does not fit or the folder cannot be
-     * made (logged). Write to path + ".tmp" and rename() when complete so
-     * that no half-written report is ever seen. */
+     * made (logged). Write to a temporary name unique to the run (path +
+     * ".<run_id>.tmp") and rename() when complete, so that no half-written
+     * report is ever seen and two runs never share a temporary file. */
     int (*report_path)(purser_ctx *ctx, const char *filename, char *buf, size_t len);
 
     /* One-line result message of the run or command, stored with the run
