@@ -1,3 +1,3 @@
-# The routing plugin links the workbook writer and cJSON (GeoJSON); the
-# solver itself needs libm only.
-routing_LIBS := -lm -lxlsxwriter -lcjson
+# The routing plugin links the workbook writer, cJSON (GeoJSON, OSRM) and
+# libcurl (OSRM); the solver itself needs libm only.
+routing_LIBS := -lm -lxlsxwriter -lcjson -lcurl

@@ -23,6 +23,10 @@ static const purser_config_key routing_config[] = {
     {"time_limit", PURSER_CFG_DURATION, "30s", 0,
      "solver time for a whole run, shared by the depots by their deliveries"},
     {"seed", PURSER_CFG_INT, "1", 0, "random seed of the solver"},
+    {"osrm_url", PURSER_CFG_STRING, NULL, 0,
+     "OSRM server (http://host:5000): travel times and distances from its table service; "
+     "unset or unreachable: great-circle distance x road_factor at speed_kmh"},
+    {"osrm_timeout", PURSER_CFG_DURATION, "10s", 0, "time allowed for one OSRM table request"},
     {0},
 };
 
@@ -67,11 +71,18 @@ static purser_status routing_init(const purser_host *host, purser_ctx *ctx, void
     host->config_duration_ms(ctx, "time_limit", &st->time_limit_ms);
     st->seed = 1;
     host->config_int(ctx, "seed", &st->seed);
+    const char *osrm = host->config_string(ctx, "osrm_url");
+    st->osrm_url = osrm && *osrm ? strdup(osrm) : NULL;
+    st->osrm_timeout_ms = 10000;
+    host->config_duration_ms(ctx, "osrm_timeout", &st->osrm_timeout_ms);
     return PURSER_OK;
 }
 
 static void routing_fini(void *state)
 {
+    routing_state *st = state;
+    if (st)
+        free(st->osrm_url);
     free(state);
 }
 
@@ -128,7 +139,8 @@ static int routing_time_route(const vrp_instance *in, const vrp_route *r, double
     return routing_simulate(in, r, lo, arr, back);
 }
 
-static vrp_instance *routing_instance(const routing_state *st, const routing_depot *dep)
+static vrp_instance *routing_instance(const routing_state *st, purser_ctx *ctx,
+                                      const routing_depot *dep)
 {
     vrp_instance *in = vrp_instance_new(1 + dep->n_dlv, dep->n_agents);
     if (!in)
@@ -157,6 +169,16 @@ static vrp_instance *routing_instance(const routing_state *st, const routing_dep
         vrp_instance_free(in);
         return NULL;
     }
+    char why[256];
+    if (st->osrm_url &&
+        routing_osrm_table(st->osrm_url, (long)st->osrm_timeout_ms, in, why, sizeof why) != 0)
+        st->host->log(ctx, PURSER_LOG_WARN,
+                      "plugins.routing.osrm_url %s did not answer for depot %s (%s); using "
+                      "great-circle distance x %.2f at %.0f km/h instead",
+                      st->osrm_url, dep->code, why, st->road_factor, st->speed_mps * 3.6);
+    else if (st->osrm_url)
+        st->host->log(ctx, PURSER_LOG_INFO, "depot %s: %d x %d travel table from OSRM", dep->code,
+                      in->n_nodes, in->n_nodes);
     return in;
 }
 
@@ -221,7 +243,7 @@ static purser_status routing_solve_depot(const routing_state *st, purser_ctx *ct
         return PURSER_OK;
     }
     char err[512];
-    vrp_instance *in = routing_instance(st, dep);
+    vrp_instance *in = routing_instance(st, ctx, dep);
     vrp_solution *sol = NULL;
     if (!in) {
         h->log(ctx, PURSER_LOG_ERROR, "depot %s: out of memory building %d x %d matrices",

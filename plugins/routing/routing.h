@@ -16,7 +16,14 @@ typedef struct routing_state {
     double speed_mps;        /* driving speed */
     int64_t time_limit_ms;   /* solver budget of a whole run */
     int64_t seed;
+    char *osrm_url;          /* owned; NULL: haversine x road factor */
+    int64_t osrm_timeout_ms;
 } routing_state;
+
+/* Replace the instance's matrices with an OSRM table (routing_osrm.c).
+ * Returns 0, or -1 with the reason in err and the matrices untouched. */
+int routing_osrm_table(const char *base, long timeout_ms, vrp_instance *in, char *err,
+                       size_t errlen);
 
 /* A pending delivery of the date. Times are seconds from the day start. */
 typedef struct routing_delivery {

@@ -225,4 +225,19 @@ case $res in feasible*) t_ok "re-run: $res (independent checker)";; *) t_fail "r
 same "$(q "SELECT count(*) - count(DISTINCT agent_id) FROM routes WHERE business_date = '$D'")" 0 "re-run after a pick-up: one route per agent"
 same "$(q "SELECT count(*) - count(DISTINCT delivery_id) FROM route_stops")" 0 "no delivery on two routes"
 same "$(q "SELECT count(*) FROM (SELECT delivery_id, seq FROM delivery_events GROUP BY 1, 2 HAVING count(*) > 1) x")" 0 "delivery events keep unique sequence numbers"
+
+# --- OSRM: travel times and distances from its table service, with a fallback --------
+free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+OPORT=$(free_port)
+$PY tests/lib/fake_osrm.py "$OPORT" "$T_TMP/osrm.log" & OSRM=$!
+i=0; until curl -s -o /dev/null "http://127.0.0.1:$OPORT/" || [ $i -ge 25 ]; do sleep 0.2; i=$((i + 1)); done
+sed "s|    time_limit: 2s|    time_limit: 2s\n    osrm_url: http://127.0.0.1:$OPORT|" "$C" >"$T_TMP/osrm.yaml"
+D2=$D  # re-runs of D: every route but the started one ($KEEP) is planned again
+expect_out 0 "travel table from OSRM" "with osrm_url the matrices come from OSRM" "$PURSER" -c "$T_TMP/osrm.yaml" run routing-job --date $D2
+if [ -s "$T_TMP/osrm.log" ]; then t_ok "OSRM was asked ($(wc -l <"$T_TMP/osrm.log") table requests)"; else t_fail "OSRM was not asked"; fi
+same "$(q "SELECT count(*) > 0 FROM routes WHERE business_date = '$D2' AND id <> $KEEP")" t "routes were planned"
+same "$(q "SELECT count(*) FROM routes WHERE business_date = '$D2' AND id <> $KEEP AND distance_m <> 1000 * (stops + 1)")" 0 "route distances are OSRM's (1000 m per leg)"
+kill $OSRM; wait $OSRM 2>/dev/null
+expect_out 0 "did not answer for depot .*using great-circle distance x 1.30 at 25 km/h instead" "OSRM down: a clear fallback line" "$PURSER" -c "$T_TMP/osrm.yaml" run routing-job --date $D2
+same "$(q "SELECT count(*) FROM routes WHERE business_date = '$D2' AND id <> $KEEP AND distance_m = 1000 * (stops + 1)")" 0 "and great-circle distances again"
 t_done

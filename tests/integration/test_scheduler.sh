@@ -246,6 +246,31 @@ same "$rc" 0 "the daemon exits 0 on SIGTERM"
 if [ $((t1 - t0)) -le 8 ]; then t_ok "within shutdown_grace + kill_grace ($((t1 - t0)) s)"; else t_fail "SIGTERM took $((t1 - t0)) s"; fi
 same "$(q "SELECT state FROM purser_runs WHERE job = 'lingering'")" "pending" "the unfinished run is handed back for another attempt"
 
+# --- SIGHUP reloads the job definitions -------------------------------------------
+start_daemon h
+sleep 1
+cat >>"$T_TMP/jobs/jobs.yaml" <<'YAML'
+  reloaded:
+    plugin: example
+    schedule: "@daily"
+YAML
+kill -HUP "$D_h"
+i=0; until grep -q "2 jobs scheduled" "$T_TMP/daemon-h.log" || [ $i -ge 25 ]; do sleep 0.2; i=$((i + 1)); done
+expect_out 0 "SIGHUP, reloading job definitions" "SIGHUP reloads the job files" cat "$T_TMP/daemon-h.log"
+expect_out 0 "daemon: 2 jobs scheduled" "the new job is scheduled" cat "$T_TMP/daemon-h.log"
+printf 'jobs:\n  broken: { plugin: nosuch, schedule: "@daily" }\n' >"$T_TMP/jobs/jobs.yaml"
+kill -HUP "$D_h"
+i=0; until grep -q "keeping the previous job definitions" "$T_TMP/daemon-h.log" || [ $i -ge 25 ]; do sleep 0.2; i=$((i + 1)); done
+expect_out 0 "no plugin named 'nosuch'.*keeping the previous job definitions" "a bad reload keeps the previous definitions" cat "$T_TMP/daemon-h.log"
+if kill -0 "$D_h" 2>/dev/null; then t_ok "and the daemon lives on"; else t_fail "the daemon died on a bad reload"; fi
+stop_daemons
+jobs <<'YAML'
+jobs:
+  lingering:
+    plugin: example
+    schedule: "@daily"
+YAML
+
 # --- purser jobs and history --------------------------------------------------------------
 expect_out 0 "next: 2[0-9-]+T[0-9:]+\+00:00  \(2[0-9-]+T[0-9:]+Z\)" "purser jobs shows next fire times, local and UTC" P jobs
 expect_out 0 '"state" : "pending"' "history --json" P history lingering --json
