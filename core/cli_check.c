@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "host.h"
 #include "jobs.h"
 #include "log.h"
 
@@ -99,6 +100,27 @@ int cli_plugins(cli_options *o, int argc, char **argv)
     return o->plugins.refused ? 2 : 0;
 }
 
+/* A plugin's own check callback, between its init and fini. */
+static int cli_check_plugin(cli_options *o, const loaded_plugin *lp)
+{
+    if (!lp->desc.check)
+        return 0;
+    purser_ctx ctx;
+    host_ctx_init(&ctx, &o->s, lp);
+    void *state = NULL;
+    int rc = 0;
+    if (lp->desc.init && lp->desc.init(host_table(), &ctx, &state) != PURSER_OK) {
+        log_error("plugin %s: init failed", lp->desc.name);
+        rc = -1;
+    } else if (lp->desc.check(state, &ctx) != PURSER_OK) {
+        rc = -1;
+    }
+    if (lp->desc.fini)
+        lp->desc.fini(state);
+    host_ctx_done(&ctx);
+    return rc;
+}
+
 int cli_check(cli_options *o, int argc, char **argv)
 {
     (void)argv;
@@ -115,6 +137,13 @@ int cli_check(cli_options *o, int argc, char **argv)
         log_error("%s", err);
         jobs_free(&jobs);
         return 2;
+    }
+    for (size_t i = 0; i < o->plugins.count; i++)
+        if (cli_check_plugin(o, &o->plugins.items[i]) != 0)
+            rc = 2;
+    if (rc != 0) {
+        jobs_free(&jobs);
+        return rc;
     }
     printf("configuration %s: ok\nplugins: %zu loaded from %s\njobs: %zu defined in %s\n",
            o->s.config_path ? o->s.config_path : "(built-in defaults)", o->plugins.count,

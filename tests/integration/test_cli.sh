@@ -72,6 +72,8 @@ printf 'plugins:\n  dir: %s\n  load: [needs_config.so]\n  needs_config:\n    end
 expect_out 2 "key 'plugins.needs_config.batch_size': expected an integer, found 'lots'" "plugin setting type checked" "$PURSER" -c "$bad" check
 printf 'plugins:\n  dir: %s\n  load: [needs_config.so]\n  needs_config:\n    endpoint: x\n    providers:\n      stripe: { timeout: 5s }\n' "$TP" >"$bad"
 expect_out 2 "missing required key 'plugins.needs_config.providers.stripe.format'" "required key under a wildcard" "$PURSER" -c "$bad" check
+printf 'plugins:\n  dir: %s\n  load: [failing_check.so]\n' "$TP" >"$bad"
+expect_out 2 "\[failing_check\] definitions/broken.yaml:3:7: unknown column 'gmv'" "a plugin's own check fails purser check" "$PURSER" -c "$bad" check
 printf 'plugins:\n  dir: %s\n  load: [future_minor.so]\n' "$TP" >"$bad"
 expect_out 0 "future_minor +9\.9 +1\.5" "a plugin built against a newer minor loads" "$PURSER" -c "$bad" plugins
 

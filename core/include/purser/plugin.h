@@ -264,6 +264,12 @@ typedef struct purser_plugin {
     const purser_route *routes;         /* ends with a zeroed entry, or NULL */
     const purser_migration *migrations; /* ends with a zeroed entry, or NULL */
     const purser_command *commands;     /* ends with a zeroed entry, or NULL */
+
+    /* Extra validation for `purser check` (after init): definitions the
+     * plugin reads itself, reachability of what it needs. Log each problem
+     * as one line naming the file/key at fault and return PURSER_ERROR;
+     * PURSER_OK when all is well. Optional. */
+    purser_status (*check)(void *state, purser_ctx *ctx);
 } purser_plugin;
 
 #define PURSER_PLUGIN_HEADER                                                                       \
