@@ -25,7 +25,8 @@ orders=$(psql -X -At -d "$($P db url)" -c "SELECT count(*) FROM orders" 2>/dev/n
 if [ "${orders:-0}" = 0 ]; then
     start=$(date -u -d '8 days ago' +%Y-%m-%d)
     say "a week of simulated storefront traffic from $start (purser simulate)"
-    $P simulate --orders "${DEMO_ORDERS:-20000}" --days 8 --start "$start" --out var/simulated
+    $P simulate --orders "${DEMO_ORDERS:-20000}" --days 8 --agents 100 --start "$start" \
+        --out var/simulated
 else
     say "the store already holds $orders orders (make demo-reset starts afresh)"
 fi
@@ -37,13 +38,19 @@ $P plugins
 yesterday=$(date -u -d yesterday +%Y-%m-%d)
 say "last night's jobs for $yesterday"
 $P jobs
-for job in $($P jobs | awk 'NR > 1 && $NF == "yes" { print $1 }'); do
-    $P run "$job" --date "$yesterday"
+# `purser jobs` prints each job's name flush left ("(disabled)" after it
+# when it is); jobs/ files are read in name order.
+for job in $($P jobs | awk '/^[^ ]/ && !/\(disabled\)/ { print $1 }'); do
+    case $job in
+    routing-*) $P run "$job" --date "$yesterday" --param "time_limit=${DEMO_ROUTING_TIME:-20s}" ;;
+    *) $P run "$job" --date "$yesterday" ;;
+    esac
 done
 
 say "recent runs"
 $P history --limit 10
 
 reports=$(sed -n 's/^  output_dir: *//p' config/purser.yaml | head -n 1)
-say "done: reports are in $(cd config && cd "$(dirname "$reports")" && pwd)/$(basename "$reports")"
-ls -l "$(cd config && cd "$(dirname "$reports")" && pwd)/$(basename "$reports")" >&2
+dir="$(cd config && mkdir -p "$reports" && cd "$reports" && pwd)"
+say "done: the workbooks are in $dir"
+ls -l "$dir" >&2
