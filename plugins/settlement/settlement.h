@@ -1,0 +1,95 @@
+/* The settlement plugin's internal interface: its settings (settlement.c),
+ * the batch transaction (settlement_db.c) and the workbook
+ * (settlement_xlsx.c). Nothing here is exported from the shared object. */
+#ifndef SETTLE_H
+#define SETTLE_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "purser/money.h"
+#include "purser/plugin.h"
+
+/* Per-currency amounts from the settings (commission.fixed.EUR: "0.30"),
+ * handed to SQL as parallel arrays in PostgreSQL's text form. */
+typedef struct settle_currency_defaults {
+    char *codes;   /* "{EUR,KWD}"; owned */
+    char *fixed;   /* "{30,NULL}": minor units or NULL; owned */
+    char *minimum; /* owned */
+    char *dispute; /* dispute fee estimates; owned */
+} settle_currency_defaults;
+
+/* `plugins.settlement:` once validated; strings owned by the state. */
+typedef struct settle_config {
+    purser_rounding rounding; /* HALF_EVEN or HALF_UP */
+    int64_t shipped_days;     /* -1: settle on delivery; else shipped + N days */
+    int64_t lookback_days;
+    int64_t fee_estimate_bp;
+    int64_t default_bp;
+    int64_t reserve_bp, reserve_days;
+    int dispute_fee;    /* charge chargeback dispute fees to the seller */
+    int64_t sheet_rows; /* rows per workbook sheet before a statement continues */
+} settle_config;
+
+typedef struct settle_state {
+    const purser_host *host; /* borrowed; valid until fini */
+    settle_config cfg;
+} settle_state;
+
+/* The one-line outcome of a batch, for the result message and logs. */
+typedef struct settle_outcome {
+    int64_t batch_id;
+    int existed;     /* the date was settled by an earlier run */
+    int rewritten;   /* ... and its missing workbook was written again */
+    int64_t lines;   /* statement lines of the batch */
+    int64_t entries; /* ledger entries posted */
+    int64_t payouts; /* payout lines */
+} settle_outcome;
+
+/* What a run settles: the business date, its cutoff and the job's zone. */
+typedef struct settle_request {
+    const char *date;     /* "YYYY-MM-DD"; borrowed */
+    const char *cutoff;   /* "HH:MM", "24:00" = end of the date; borrowed */
+    const char *timezone; /* IANA zone; borrowed */
+    int64_t run_id;
+    int dry_run;
+} settle_request;
+
+/* "half_even" / "half_up" */
+const char *settle_rounding_name(purser_rounding r);
+
+/* Read the per-currency settings, parsing each amount with its currency's
+ * exponent from iso4217. 0, or -1 after logging which key is wrong. */
+int settle_load_defaults(settle_state *st, purser_ctx *ctx, PGconn *db,
+                         settle_currency_defaults *out);
+void settle_defaults_free(settle_currency_defaults *d);
+
+/* Settle the date in one transaction and write its workbook to
+ * workbook_path; or find it settled and write the workbook only if the
+ * file is missing. PURSER_OK, PURSER_RETRY (cancelled, connection trouble)
+ * or PURSER_ERROR, logged. */
+purser_status settle_batch(settle_state *st, purser_ctx *ctx, PGconn *db, const settle_request *req,
+                           const settle_currency_defaults *dflt, const char *workbook_path,
+                           settle_outcome *out);
+
+/* The workbook writer: settle_writer_start exports the batch's statement
+ * records (COPY into an anonymous temporary file, from the committed batch
+ * or the current transaction) and writes them to path.tmp in a thread of
+ * its own, with libxlsxwriter's constant-memory mode, while the caller
+ * goes on (posting the ledger). settle_writer_totals hands it the
+ * per-currency totals and the ledger's view of them, for the Summary;
+ * settle_writer_finish waits for it and renames path.tmp to path when
+ * keep (the batch committed), else deletes it. Memory does not grow with
+ * the number of lines. NULL / -1 / PURSER_ERROR after logging. */
+typedef struct settle_writer settle_writer;
+settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db, int64_t batch_id,
+                                   const char *path);
+int settle_writer_totals(settle_state *st, purser_ctx *ctx, settle_writer *w, PGconn *db,
+                         int64_t batch_id);
+purser_status settle_writer_finish(settle_state *st, purser_ctx *ctx, settle_writer *w, int keep);
+
+/* A PostgreSQL error in one line: the server's primary message and, when
+ * present, its detail; borrowed from r. */
+const char *settle_pg_error(const PGresult *r, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,110 @@
+#!/bin/sh
+# bench_settlement.sh: settle ~1,000,000 simulated order lines with
+# `purser run settle-orders` (the whole job: batch transaction, ledger,
+# payouts, workbook), and, in the same run on the same database, a pure-SQL
+# baseline: one INSERT ... SELECT of the same sale lines' ledger entries
+# (the plugin's own settlement_sale_lines(), no batch, no marking, no
+# payouts, no workbook) into a table shaped like ledger_entries without
+# indexes or triggers. Prints seconds, rows/s, peak RSS and the ratio.
+#   tests/bench/bench_settlement.sh [PURSER]   (BENCH_ORDERS=540000 by default:
+#                                               about a million settled lines)
+# Uses the test harness's server when PURSER_TEST_PGHOST is set, else
+# starts a throwaway one (tests/lib/pg_harness.sh) and stops it on exit.
+set -eu
+: "${PURSER_BUILD:=build}"
+PURSER=${1:-$PURSER_BUILD/purser}
+case "$PURSER" in /*) ;; *) PURSER="$PWD/$PURSER" ;; esac
+ORDERS=${BENCH_ORDERS:-540000}
+DAYS=${BENCH_DAYS:-30}
+work=$(mktemp -d /tmp/purser-bench-settle.XXXXXX)
+started=""
+cleanup() {
+    [ -n "$started" ] && tests/lib/pg_harness.sh stop "$PURSER_TEST_PGDIR"
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+if [ -z "${PURSER_TEST_PGHOST:-}" ]; then
+    tests/lib/pg_harness.sh start >"$work/env"
+    . "$work/env"
+    started=1
+fi
+unset PURSER_DATABASE_URL
+PSQL="$PURSER_TEST_PGBIN/psql -X -q -h $PURSER_TEST_PGHOST -p $PURSER_TEST_PGPORT -U purser"
+$PSQL -d postgres -c "DROP DATABASE IF EXISTS bench_settle" -c "CREATE DATABASE bench_settle"
+DB="host=$PURSER_TEST_PGHOST port=$PURSER_TEST_PGPORT dbname=bench_settle user=purser"
+q() { $PSQL -d bench_settle -At -c "$1"; }
+mkdir -p "$work/jobs" "$work/plugins"
+# only this plugin: a half-built neighbour in build/plugins cannot skew the figures
+ln -s "$(dirname "$PURSER")/plugins/settlement.so" "$work/plugins/settlement.so"
+cat >"$work/purser.yaml" <<YAML
+database:
+  url: "$DB"
+plugins:
+  dir: $work/plugins
+reports:
+  output_dir: $work/reports
+jobs:
+  dir: $work/jobs
+YAML
+cat >"$work/jobs/settle.yaml" <<'YAML'
+jobs:
+  settle-orders:
+    plugin: settlement
+    schedule: "@daily"
+    timezone: UTC
+YAML
+P() { "$PURSER" -c "$work/purser.yaml" "$@"; }
+P migrate >/dev/null 2>&1
+P --log-level warn simulate --orders "$ORDERS" --days "$DAYS" --buyers $((ORDERS / 5 + 1000)) \
+    --out "$work/sim" >/dev/null
+DATE=$(date -u -d "2025-01-01 + $DAYS days" +%F)
+q "VACUUM ANALYZE"
+
+# the baseline, measured twice (the first pass also warms the cache for
+# both sides); the plugin's defaults: half-even, 290 bp estimate, 1000 bp
+baseline_sql="INSERT INTO bench_ledger (journal_id, account, amount_minor, currency, seller_id, line_id)
+SELECT s.seller_id, e.account, e.amount, s.currency, s.seller_id, s.order_item_id
+  FROM settlement_sale_lines(('$DATE'::date + 1)::timestamp AT TIME ZONE 'UTC',
+                             ('$DATE'::date + 1 - 90)::timestamp AT TIME ZONE 'UTC',
+                             NULL, 'half_even', 290, 1000, '{}', '{}', '{}') s
+ CROSS JOIN LATERAL (VALUES ('provider_clearing', s.gross_minor),
+                            ('commission_revenue', -s.commission_minor),
+                            ('payment_fees', -s.fee_minor),
+                            ('seller_payable', -(s.gross_minor - s.commission_minor - s.fee_minor)))
+       AS e(account, amount)
+ WHERE e.amount <> 0"
+q "CREATE TABLE bench_ledger (LIKE ledger_entries INCLUDING DEFAULTS)"
+q "$baseline_sql"
+q "TRUNCATE bench_ledger"
+q "CHECKPOINT"
+t0=$(date +%s.%N)
+q "$baseline_sql"
+t1=$(date +%s.%N)
+base_rows=$(q "SELECT count(*) FROM bench_ledger")
+q "DROP TABLE bench_ledger"
+q "CHECKPOINT"
+
+/usr/bin/time -v -o "$work/time" "$PURSER" -c "$work/purser.yaml" --log-level debug \
+    run settle-orders --date "$DATE" >"$work/run.log" 2>&1 \
+    || { cat "$work/run.log" >&2; echo "bench_settlement: the settlement run failed" >&2; exit 1; }
+t2=$(date +%s.%N)
+lines=$(q "SELECT count(*) FROM settlement_lines")
+entries=$(q "SELECT count(*) FROM ledger_entries")
+same=$(q "SELECT count(*) FROM settlement_lines WHERE kind = 'sale'")
+rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time")
+elapsed=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time" |
+    awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+# the split between the batch transaction and the workbook, from the log
+split=$(awk '/step .begin./ { b = $1 } / step .commit./ { c = $1 } /wrote .*xlsx/ { w = $1 }
+    function sec(t) { split(substr(t, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+    END { printf "%.1f %.1f", sec(c) - sec(b), sec(w) - sec(c) }' "$work/run.log")
+xlsx=$(ls -l "$work/reports/settlement_$DATE.xlsx" | awk '{ print $5 }')
+awk -v o="$ORDERS" -v l="$lines" -v s="$same" -v e="$entries" -v br="$base_rows" -v a="$t0" -v b="$t1" \
+    -v run="$elapsed" -v rss="$rss" -v sp="$split" -v x="$xlsx" 'BEGIN {
+    base = b - a; split(sp, p, " ")
+    printf "settle    %d orders: %d statement lines (%d sales), %d ledger entries, workbook %.0f MB\n", o, l, s, e, x / 1048576
+    printf "          %.1f s (batch transaction %.1f s, workbook %.1f s), %.0f lines/s, peak RSS %.1f MiB\n", run, p[1], p[2], l / run, rss / 1024
+    printf "baseline  one INSERT ... SELECT of the sale lines ledger entries: %d rows in %.1f s, %.0f lines/s\n", br, base, s / base
+    printf "ratio     settle / baseline = %.2f (goal <= 1.5); batch transaction alone %.2f\n", run / base, p[1] / base
+}'
+$PSQL -d postgres -c "DROP DATABASE bench_settle"
