@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "db.h"
 #include "dbpool.h"
@@ -222,6 +223,18 @@ static void host_set_result(purser_ctx *ctx, const char *fmt, ...)
     ctx->result = sb_take(&sb);
 }
 
+static void host_alert(purser_ctx *ctx, const char *fmt, ...)
+{
+    strbuf sb = {0};
+    sb_addf(&sb, "purser %s: ", ctx->plugin->desc.name);
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    alerts_send(ctx->settings, sb.data);
+    sb_free(&sb);
+}
+
 static const purser_host host_functions = {
     .struct_size = sizeof(purser_host),
     .abi_major = PURSER_ABI_MAJOR,
@@ -246,6 +259,7 @@ static const purser_host host_functions = {
     .cancelled = host_cancelled,
     .report_path = host_report_path,
     .set_result = host_set_result,
+    .alert = host_alert,
 };
 
 const purser_host *host_table(void)

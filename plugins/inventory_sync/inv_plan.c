@@ -12,6 +12,7 @@
  * table inv_plan (read by the workbook) and, batched, on alerts_url. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,10 +176,12 @@ static void inv_alerts(inv_run *r)
     if (r->low_stock + r->out_of_stock == 0 || r->info->dry_run)
         return;
     if (!r->st->alerts.url) {
-        h->log(r->ctx, PURSER_LOG_INFO,
-               "plugins.inventory_sync.alerts_url is not set: %lld "
-               "low-stock alerts not sent",
-               (long long)(r->low_stock + r->out_of_stock));
+        /* No plugin-specific endpoint: one digest line through the core's
+         * alerts.webhook_url (hosts older than the alert member lack it). */
+        if (h->struct_size > offsetof(purser_host, alert) && h->alert)
+            h->alert(r->ctx, "%s: %lld out of stock, %lld low stock (inventory_%s.xlsx)",
+                     r->info->business_date, (long long)r->out_of_stock,
+                     (long long)r->low_stock, r->info->business_date);
         return;
     }
     PGresult *res = inv_sql(r,

@@ -263,6 +263,10 @@ same "$(onhand A-1 W1)/$(stats 'd["requests"]')/$(q "SELECT count(*) FROM invent
 # --- oversold on simulated data; no warehouse, no storefront ---------------------------
 DB2=$(fresh_db t_inventory_sim)
 sed -e "s|url: \"$DB\"|url: \"$DB2\"|" -e '/^    warehouse:/,/^      timeout: 1s/d' -e '/^    storefront:/,/^      batch_size: 4/d' -e '/alerts_url/d' "$C" >"$T_TMP/sim.yaml"
+# no alerts_url: the digest goes to the core's alerts.webhook_url
+APORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$PY tests/lib/webhook_sink.py "$APORT" "$T_TMP/core-alerts.txt" & SINK=$!
+printf 'alerts:\n  webhook_url: http://127.0.0.1:%s/hook\n' "$APORT" >>"$T_TMP/sim.yaml"
 expect 0 "migrate a second store" env PURSER_DATABASE_URL="$DB2" "$PURSER" migrate
 expect 0 "simulate 3000 orders over 10 days" env PURSER_DATABASE_URL="$DB2" "$PURSER" simulate --orders 3000 --days 10 --start 2026-02-24 --out "$T_TMP/sim"
 sql "$DB2" "CREATE TABLE t_res AS SELECT product_id, sum(reserved) AS r FROM inventory GROUP BY 1" >/dev/null
@@ -287,4 +291,8 @@ PY
 )" ok "simulated: every oversold SKU x warehouse in the workbook ($OVER), with the orders that oversold it"
 same "$(sql "$DB2" "SELECT count(*) FROM inventory_sync_outbox") = $(sql "$DB2" "SELECT count(*) FROM inventory")" \
     "$(sql "$DB2" "SELECT count(*) FROM inventory") = $(sql "$DB2" "SELECT count(*) FROM inventory")" "simulated: with no storefront every level waits in the outbox"
+i=0; until [ -s "$T_TMP/core-alerts.txt" ] || [ $i -ge 50 ]; do sleep 0.2; i=$((i + 1)); done
+kill $SINK 2>/dev/null
+expect_out 0 '^\{"text": "purser inventory_sync: 2026-03-05: [0-9]+ out of stock, [0-9]+ low stock \(inventory_2026-03-05.xlsx\)"\}$' \
+    "without alerts_url, a digest line goes to the core's alerts.webhook_url" cat "$T_TMP/core-alerts.txt"
 t_done

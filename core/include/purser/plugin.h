@@ -231,6 +231,12 @@ typedef struct purser_host {
     /* One-line result message of the run or command, stored with the run
      * (copied by the host). */
     void (*set_result)(purser_ctx *ctx, const char *fmt, ...) PURSER_PRINTF(2, 3);
+
+    /* An alert for the operators, sent to alerts.webhook_url as a JSON
+     * POST with a Slack-compatible "text" (the host prefixes the plugin's
+     * name), by a separate process with retries: it returns at once and
+     * never fails the caller. Nothing is sent when no webhook is set. */
+    void (*alert)(purser_ctx *ctx, const char *fmt, ...) PURSER_PRINTF(2, 3);
 } purser_host;
 
 /* ---------------------------------------------------------------------
