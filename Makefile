@@ -136,6 +136,21 @@ test: all $(TEST_PLUGINS) $(UNIT_BIN) $(INTEG_BIN)
 unit: all $(TEST_PLUGINS) $(UNIT_BIN)
 	@$(TEST_ENV) tests/run.sh --unit
 
+# ---- fuzzing (clang's libFuzzer) ----------------------------------------------
+# `make fuzz` runs the intake's request-body validators for FUZZ_SECONDS
+# (60); `make test` runs a short fixed number of iterations
+# (tests/integration/test_intake_fuzz.sh).
+FUZZ_INTAKE_SRC := tests/fuzz/fuzz_intake.c plugins/intake_http/intake_json.c \
+                   plugins/intake_http/intake_validate.c plugins/intake_http/intake_sig.c
+$(BUILD)/fuzz/fuzz_intake: $(FUZZ_INTAKE_SRC) plugins/intake_http/intake_internal.h | deps
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icore/include \
+	    $(FUZZ_INTAKE_SRC) -lcjson -lcrypto -o $@
+fuzz: $(BUILD)/fuzz/fuzz_intake
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$< -max_total_time=$${FUZZ_SECONDS:-60} -max_len=16384 $(BUILD)/fuzz/corpus \
+	    tests/fuzz/corpus/intake $(wildcard $(FIXTURES)/webhooks)
+
 # ---- demo, bench, install ---------------------------------------------------
 demo: all
 	@PURSER_BUILD=$(BUILD) core/tools/demo.sh

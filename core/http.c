@@ -410,11 +410,23 @@ http_server *http_start(const settings *s, const plugin_set *plugins, char *err,
         http_stop(srv);
         return NULL;
     }
-    srv->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                http_handler, srv, MHD_OPTION_SOCK_ADDR, &addr,
-                                MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                60u, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
-                                MHD_OPTION_END);
+    /* http.threads 0: a thread per connection (handlers that wait, such
+     * as a group commit, then never hold up another connection); else a
+     * pool of that many epoll threads, each answering one request at a time. */
+    if (s->http_threads == 0)
+        srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+                                        MHD_USE_ERROR_LOG,
+                                    0, NULL, NULL, http_handler, srv, MHD_OPTION_SOCK_ADDR, &addr,
+                                    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                                    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+                                    MHD_OPTION_END);
+    else
+        srv->mhd = MHD_start_daemon(
+            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handler, srv,
+            MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
+            (unsigned)(s->http_threads >= 1 && s->http_threads <= 256 ? s->http_threads : 4),
+            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+            MHD_OPTION_END);
     if (!srv->mhd) {
         set_err(err, errlen, "http.listen '%s': cannot listen (address in use or not allowed)",
                 s->http_listen);

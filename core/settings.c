@@ -26,6 +26,9 @@ static const purser_config_key settings_keys[] = {
     {"log.level", PURSER_CFG_STRING, "info", 0, "debug, info, warn or error"},
     {"log.format", PURSER_CFG_STRING, "text", 0, "text or json"},
     {"http.listen", PURSER_CFG_STRING, "127.0.0.1:8080", 0, "address:port of the HTTP server"},
+    {"http.threads", PURSER_CFG_INT, "4", 0,
+     "HTTP server threads, 1 to 256, each answering one request at a time; 0: a thread per "
+     "connection (for the intake's group commit under load)"},
     {"runner.workers", PURSER_CFG_INT, "2", 0, "runs executed at once by a daemon"},
     {"runner.lease", PURSER_CFG_DURATION, "30s", 0,
      "a run whose worker sent no heartbeat for this long is rescued (heartbeats every third)"},
@@ -168,6 +171,7 @@ int settings_load(const char *path, settings *s, char *err, size_t errlen)
     s->log_level = settings_dup(s, "log.level");
     s->log_format = settings_dup(s, "log.format");
     s->http_listen = settings_dup(s, "http.listen");
+    s->http_threads = settings_int(s, "http.threads", 0);
     s->runner_workers = settings_int(s, "runner.workers", 0);
     s->alerts_webhook_url = settings_dup(s, "alerts.webhook_url");
     s->kill_grace_ms = settings_int(s, "runner.kill_grace", 1);

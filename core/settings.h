@@ -26,6 +26,7 @@ typedef struct settings {
     char *log_level;
     char *log_format;
     char *http_listen;
+    int64_t http_threads; /* server threads, each answering one request at a time */
     int64_t runner_workers;
     char *alerts_webhook_url; /* NULL: no alerts */
     int64_t lease_ms;          /* run lease; heartbeats every third of it */

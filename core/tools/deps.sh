@@ -5,7 +5,7 @@
 set -eu
 PKGS="pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev libcjson-dev libxlsxwriter-dev
       libcmocka-dev libmicrohttpd-dev libcsv-dev libssl-dev postgresql-15 postgresql-client-15
-      tzdata python3-openpyxl clang"
+      tzdata python3-openpyxl python3-yaml clang wrk curl"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed'; then
