@@ -83,15 +83,16 @@ void alerts_after_run(const settings *s, PGconn *c, const slot_run *r, const cha
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)r->id);
     const char *v[2] = {r->job, id};
-    PGresult *res = PQexecParams(c,
-                                 "SELECT state FROM purser_runs WHERE job = $1 AND id <> $2::bigint "
-                                 "AND state IN ('succeeded', 'failed') ORDER BY finished_at DESC "
-                                 "LIMIT 1",
-                                 2, NULL, v, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(c,
+                     "SELECT state FROM purser_runs WHERE job = $1 AND id <> $2::bigint "
+                     "AND state IN ('succeeded', 'failed') ORDER BY finished_at DESC "
+                     "LIMIT 1",
+                     2, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
         strcmp(PQgetvalue(res, 0, 0), "failed") == 0) {
-        snprintf(text, sizeof text, "purser: job %s recovered: run %lld for %s succeeded",
-                 r->job, (long long)r->id, r->business_date);
+        snprintf(text, sizeof text, "purser: job %s recovered: run %lld for %s succeeded", r->job,
+                 (long long)r->id, r->business_date);
         alerts_send(s, text);
     }
     PQclear(res);
@@ -115,9 +116,8 @@ void alerts_check_deadlines(const settings *s, PGconn *c, const job_set *jobs)
             2, NULL, v, NULL, NULL, 0);
         for (int k = 0; PQresultStatus(r) == PGRES_TUPLES_OK && k < PQntuples(r); k++) {
             char text[512];
-            snprintf(text, sizeof text,
-                     "purser: job %s missed its deadline for %s (run %s is %s)", j->name,
-                     PQgetvalue(r, k, 1), PQgetvalue(r, k, 0), PQgetvalue(r, k, 2));
+            snprintf(text, sizeof text, "purser: job %s missed its deadline for %s (run %s is %s)",
+                     j->name, PQgetvalue(r, k, 1), PQgetvalue(r, k, 0), PQgetvalue(r, k, 2));
             alerts_send(s, text);
         }
         PQclear(r);

@@ -311,8 +311,7 @@ int cli_backfill(cli_options *o, int argc, char **argv)
     }
     if (run_parse_date(from, &y, &m, &d) != 0 || run_parse_date(to, &y, &m, &d) != 0 ||
         strcmp(from, to) > 0) {
-        log_error("backfill: --from %s --to %s: expected two calendar dates, from <= to", from,
-                  to);
+        log_error("backfill: --from %s --to %s: expected two calendar dates, from <= to", from, to);
         return 2;
     }
     backfill b = {.o = o};

@@ -27,8 +27,7 @@ static const char sim_usage[] =
     "  --discrepancy-rate R  share of report rows altered per kind, 0..0.1 (default 0.01)\n"
     "  --append              add to a store that already holds data\n";
 
-static int sim_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max,
-                         uint64_t *out)
+static int sim_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -45,16 +44,26 @@ static int sim_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t 
 static int sim_parse_args(int argc, char **argv, sim_options *o)
 {
     static const struct option opts[] = {
-        {"orders", required_argument, NULL, 'o'},  {"days", required_argument, NULL, 'd'},
-        {"sellers", required_argument, NULL, 's'}, {"buyers", required_argument, NULL, 'b'},
-        {"agents", required_argument, NULL, 'a'},  {"seed", required_argument, NULL, 'S'},
-        {"start", required_argument, NULL, 't'},   {"out", required_argument, NULL, 'O'},
+        {"orders", required_argument, NULL, 'o'},
+        {"days", required_argument, NULL, 'd'},
+        {"sellers", required_argument, NULL, 's'},
+        {"buyers", required_argument, NULL, 'b'},
+        {"agents", required_argument, NULL, 'a'},
+        {"seed", required_argument, NULL, 'S'},
+        {"start", required_argument, NULL, 't'},
+        {"out", required_argument, NULL, 'O'},
         {"discrepancy-rate", required_argument, NULL, 'r'},
-        {"append", no_argument, NULL, 'A'},        {"help", no_argument, NULL, 'h'},
+        {"append", no_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
-    *o = (sim_options){.orders = 10000, .days = 30, .sellers = 200, .buyers = 20000,
-                       .agents = 40, .seed = 1, .out_dir = "var/simulated",
+    *o = (sim_options){.orders = 10000,
+                       .days = 30,
+                       .sellers = 200,
+                       .buyers = 20000,
+                       .agents = 40,
+                       .seed = 1,
+                       .out_dir = "var/simulated",
                        .discrepancy_rate = 0.01};
     snprintf(o->start_date, sizeof o->start_date, "2025-01-01");
     uint64_t v;
@@ -97,22 +106,31 @@ static int sim_parse_args(int argc, char **argv, sim_options *o)
             }
             snprintf(o->start_date, sizeof o->start_date, "%s", optarg);
             break;
-        case 'O': o->out_dir = optarg; break;
+        case 'O':
+            o->out_dir = optarg;
+            break;
         case 'r': {
             char *end;
             errno = 0;
             double r = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(r >= 0 && r <= 0.1)) {
                 log_error("--discrepancy-rate '%s': expected a share from 0 to 0.1 (0.01 is 1%% "
-                          "of report rows per kind)", optarg);
+                          "of report rows per kind)",
+                          optarg);
                 return 2;
             }
             o->discrepancy_rate = r;
             break;
         }
-        case 'A': o->append = true; break;
-        case 'h': fputs(sim_usage, stdout); return 1;
-        default: fputs(sim_usage, stderr); return 2;
+        case 'A':
+            o->append = true;
+            break;
+        case 'h':
+            fputs(sim_usage, stdout);
+            return 1;
+        default:
+            fputs(sim_usage, stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -151,8 +169,8 @@ int cli_simulate(cli_options *o, int argc, char **argv)
         log_info("simulate: %llu orders over %d days from %s, seed %llu, %u sellers, %zu "
                  "products, %u buyers, %u agents, %u depots",
                  (unsigned long long)w.opt.orders, w.opt.days, w.opt.start_date,
-                 (unsigned long long)w.opt.seed, w.opt.sellers, (size_t)w.n_products,
-                 w.opt.buyers, w.opt.agents, w.n_depots);
+                 (unsigned long long)w.opt.seed, w.opt.sellers, (size_t)w.n_products, w.opt.buyers,
+                 w.opt.agents, w.n_depots);
         rc = sim_load(c, &w, &settled, &counts, err, sizeof err);
     }
     double t_load = monotonic_seconds() - t0;

@@ -49,7 +49,7 @@ typedef struct daemon_state {
     PGconn *c;
     worker_env env;
     char owner[160];
-    job_set *sets;  /* every job_set loaded (old ones live while runs use them) */
+    job_set *sets; /* every job_set loaded (old ones live while runs use them) */
     size_t n_sets;
     sched_job *sched;
     size_t n_sched;

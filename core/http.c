@@ -72,9 +72,8 @@ int http_parse_listen(const char *text, char *host, size_t hostlen, int *port)
 static enum MHD_Result http_send(struct MHD_Connection *conn, int status, const char *type,
                                  char *body, size_t len, const char *headers)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
-                                                                             : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (type)
         MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -218,8 +217,8 @@ static enum MHD_Result http_plugin_call(http_server *srv, struct MHD_Connection 
                                st == PURSER_RETRY ? "Retry-After: 1\r\n" : NULL);
     }
     *status = resp.status ? resp.status : 200;
-    enum MHD_Result rc = http_send(conn, *status, resp.content_type, resp.body, resp.body_len,
-                                   resp.headers);
+    enum MHD_Result rc =
+        http_send(conn, *status, resp.content_type, resp.body, resp.body_len, resp.headers);
     free(resp.headers);
     return rc;
 }
@@ -271,8 +270,8 @@ static void http_observe(const char *route, const char *method, int status, doub
     metrics_add("http", "request_seconds_count", 1);
 }
 
-static enum MHD_Result http_dispatch(http_server *srv, struct MHD_Connection *conn,
-                                     const char *url, const char *method, http_req *rq)
+static enum MHD_Result http_dispatch(http_server *srv, struct MHD_Connection *conn, const char *url,
+                                     const char *method, http_req *rq)
 {
     int status = 500;
     enum MHD_Result rc;
@@ -294,8 +293,7 @@ static enum MHD_Result http_dispatch(http_server *srv, struct MHD_Connection *co
             route = f.route->path;
             http_split_params(params, n);
             rc = http_plugin_call(srv, conn, &f, method, url, params, n, rq, &status);
-        } else if (f.path_matched || strcmp(url, "/healthz") == 0 ||
-                   strcmp(url, "/metrics") == 0) {
+        } else if (f.path_matched || strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
             status = 405;
             rc = http_json_error(conn, 405, "method_not_allowed", "method not allowed here", NULL);
         } else {
@@ -323,8 +321,8 @@ static size_t http_route_max_body(const http_server *srv, const char *method, co
 }
 
 static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                    const char *method, const char *version,
-                                    const char *upload, size_t *upload_size, void **con_cls)
+                                    const char *method, const char *version, const char *upload,
+                                    size_t *upload_size, void **con_cls)
 {
     (void)version;
     http_server *srv = cls;
@@ -367,8 +365,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
-static int http_init_plugins(http_server *srv, const plugin_set *plugins, char *err,
-                             size_t errlen)
+static int http_init_plugins(http_server *srv, const plugin_set *plugins, char *err, size_t errlen)
 {
     srv->plugins = xcalloc(plugins->count ? plugins->count : 1, sizeof *srv->plugins);
     for (size_t i = 0; i < plugins->count; i++) {
@@ -405,8 +402,7 @@ http_server *http_start(const settings *s, const plugin_set *plugins, char *err,
     }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        set_err(err, errlen, "http.listen '%s': '%s' is not an IPv4 address", s->http_listen,
-                host);
+        set_err(err, errlen, "http.listen '%s': '%s' is not an IPv4 address", s->http_listen, host);
         http_stop(srv);
         return NULL;
     }
@@ -417,9 +413,8 @@ http_server *http_start(const settings *s, const plugin_set *plugins, char *err,
         srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
                                         MHD_USE_ERROR_LOG,
                                     0, NULL, NULL, http_handler, srv, MHD_OPTION_SOCK_ADDR, &addr,
-                                    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                                    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
-                                    MHD_OPTION_END);
+                                    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
+                                    http_completed, srv, MHD_OPTION_END);
     else
         srv->mhd = MHD_start_daemon(
             MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handler, srv,

@@ -12,28 +12,38 @@ typedef struct http_family {
 } http_family;
 
 static const http_family http_families[] = {
-    {"purser_runs", "gauge", "Runs in the history by job and state.",
+    {"purser_runs",
+     "gauge",
+     "Runs in the history by job and state.",
      "SELECT job, state, count(*) FROM purser_runs GROUP BY job, state ORDER BY 1, 2",
      {"job", "state", NULL}},
-    {"purser_run_duration_seconds_sum", "counter",
+    {"purser_run_duration_seconds_sum",
+     "counter",
      "Total seconds of finished runs by job (with _count: the mean duration).",
      "SELECT job, coalesce(sum(extract(epoch FROM finished_at - started_at)), 0) FROM "
      "purser_runs WHERE state IN ('succeeded', 'failed', 'cancelled') AND started_at IS NOT NULL "
      "GROUP BY job ORDER BY 1",
      {"job", NULL, NULL}},
-    {"purser_run_duration_seconds_count", "counter", "Finished runs by job.",
+    {"purser_run_duration_seconds_count",
+     "counter",
+     "Finished runs by job.",
      "SELECT job, count(*) FROM purser_runs WHERE state IN ('succeeded', 'failed', 'cancelled') "
      "AND started_at IS NOT NULL GROUP BY job ORDER BY 1",
      {"job", NULL, NULL}},
-    {"purser_job_last_success_timestamp_seconds", "gauge",
+    {"purser_job_last_success_timestamp_seconds",
+     "gauge",
      "When each job last succeeded (UTC unix seconds).",
      "SELECT job, extract(epoch FROM max(finished_at)) FROM purser_runs WHERE state = "
      "'succeeded' GROUP BY job ORDER BY 1",
      {"job", NULL, NULL}},
-    {"purser_queue_depth", "gauge", "Runs due and waiting for a worker.",
+    {"purser_queue_depth",
+     "gauge",
+     "Runs due and waiting for a worker.",
      "SELECT count(*) FROM purser_runs WHERE state = 'pending' AND not_before <= now()",
      {NULL, NULL, NULL}},
-    {"purser_lease_rescues", "gauge", "Runs in the history whose worker was lost.",
+    {"purser_lease_rescues",
+     "gauge",
+     "Runs in the history whose worker was lost.",
      "SELECT count(*) FROM purser_runs WHERE message LIKE 'lease expired%' OR message LIKE "
      "'attempt % failed: lease expired%'",
      {NULL, NULL, NULL}},

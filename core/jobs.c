@@ -56,8 +56,8 @@ static const char *jobs_text(const cfg_node *job, const char *key)
 }
 
 /* The schedule parses and fires at least once in the coming years. */
-static int jobs_check_schedule(const cfg_doc *doc, const cfg_node *job, const char *zone,
-                               char *err, size_t errlen)
+static int jobs_check_schedule(const cfg_doc *doc, const cfg_node *job, const char *zone, char *err,
+                               size_t errlen)
 {
     const cfg_node *sn = cfg_get(job, "schedule");
     const cfg_node *at = sn ? sn : job;
@@ -74,8 +74,8 @@ static int jobs_check_schedule(const cfg_doc *doc, const cfg_node *job, const ch
     else if (rc == CRON_BAD_ZONE)
         snprintf(why, sizeof why, "time zone '%s' cannot be read", zone);
     if (rc != 0)
-        set_err(err, errlen, "%s:%d:%d: job '%s': schedule '%s': %s", doc->path, at->line,
-                at->col, job->key, text, why);
+        set_err(err, errlen, "%s:%d:%d: job '%s': schedule '%s': %s", doc->path, at->line, at->col,
+                job->key, text, why);
     return rc;
 }
 
@@ -181,13 +181,15 @@ static int jobs_policies(const cfg_doc *doc, const cfg_node *j, job_def *d, char
         d->overlap = OVERLAP_QUEUE;
     else if (strcmp(ov, "replace") == 0)
         d->overlap = OVERLAP_REPLACE;
-    else if (sscanf(ov, "allow(%lld%c", &n, &extra) == 2 && extra == ')' && n >= 1 &&
-             n <= 1000 && strchr(ov, ')') == ov + strlen(ov) - 1) {
+    else if (sscanf(ov, "allow(%lld%c", &n, &extra) == 2 && extra == ')' && n >= 1 && n <= 1000 &&
+             strchr(ov, ')') == ov + strlen(ov) - 1) {
         d->overlap = OVERLAP_ALLOW;
         d->overlap_max = n;
     } else {
-        set_err(err, errlen, "%s:%d:%d: job '%s': overlap '%s': expected skip, queue, allow(N) "
-                "or replace", doc->path, on->line, on->col, d->name, ov);
+        set_err(err, errlen,
+                "%s:%d:%d: job '%s': overlap '%s': expected skip, queue, allow(N) "
+                "or replace",
+                doc->path, on->line, on->col, d->name, ov);
         return -1;
     }
     const char *cu = jobs_value(j, "catchup");
@@ -217,8 +219,10 @@ static int jobs_policies(const cfg_doc *doc, const cfg_node *j, job_def *d, char
             d->after[d->n_after++] = a->value;
     }
     if (d->timeout_ms <= 0 || d->retries_max < 0 || d->max_catchup < 1) {
-        set_err(err, errlen, "%s:%d:%d: job '%s': timeout must be positive, retries.max and "
-                "max_catchup at least 0 and 1", doc->path, j->line, j->col, d->name);
+        set_err(err, errlen,
+                "%s:%d:%d: job '%s': timeout must be positive, retries.max and "
+                "max_catchup at least 0 and 1",
+                doc->path, j->line, j->col, d->name);
         return -1;
     }
     return 0;

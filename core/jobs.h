@@ -42,8 +42,8 @@ typedef struct job_def {
     job_catchup catchup;
     int64_t max_catchup;
     int64_t jitter_ms;
-    int64_t deadline_ms;   /* 0: none */
-    const char **after;    /* job names (borrowed from the doc); owned array */
+    int64_t deadline_ms; /* 0: none */
+    const char **after;  /* job names (borrowed from the doc); owned array */
     size_t n_after;
 } job_def;
 

@@ -169,8 +169,9 @@ int sched_plan(PGconn *c, sched_job *sj, int64_t now)
         return -1;
     if (sched_exec(c, "INSERT INTO purser_jobs (job) VALUES ($1) ON CONFLICT DO NOTHING", 1, v1,
                    NULL) != 0 ||
-        sched_exec(c, "SELECT extract(epoch FROM planned_until)::bigint, paused FROM purser_jobs "
-                      "WHERE job = $1 FOR UPDATE",
+        sched_exec(c,
+                   "SELECT extract(epoch FROM planned_until)::bigint, paused FROM purser_jobs "
+                   "WHERE job = $1 FOR UPDATE",
                    1, v1, &r) != 0) {
         sched_exec(c, "ROLLBACK", 0, NULL, NULL);
         return -1;
@@ -186,8 +187,7 @@ int sched_plan(PGconn *c, sched_job *sj, int64_t now)
         slot_times t;
         sched_times(sj, due[i], &t);
         const char *why, *state = sched_decide(job, due, n, i, now, paused, &why);
-        int rc = slots_create(c, job, "scheduled", &t, state, why,
-                              sched_not_before(job, due[i]));
+        int rc = slots_create(c, job, "scheduled", &t, state, why, sched_not_before(job, due[i]));
         created = rc < 0 ? -1 : created + rc;
     }
     if (dropped)
@@ -198,8 +198,9 @@ int sched_plan(PGconn *c, sched_job *sj, int64_t now)
     snprintf(upto, sizeof upto, "%lld", (long long)now);
     const char *v2[2] = {job->name, upto};
     if (created < 0 ||
-        sched_exec(c, "UPDATE purser_jobs SET planned_until = to_timestamp($2::bigint) WHERE job "
-                      "= $1",
+        sched_exec(c,
+                   "UPDATE purser_jobs SET planned_until = to_timestamp($2::bigint) WHERE job "
+                   "= $1",
                    2, v2, NULL) != 0 ||
         sched_exec(c, "COMMIT", 0, NULL, NULL) != 0) {
         sched_exec(c, "ROLLBACK", 0, NULL, NULL);
@@ -210,8 +211,7 @@ int sched_plan(PGconn *c, sched_job *sj, int64_t now)
     return created;
 }
 
-int64_t *sched_instants_between(const sched_job *sj, const char *from, const char *to,
-                                size_t *n)
+int64_t *sched_instants_between(const sched_job *sj, const char *from, const char *to, size_t *n)
 {
     int y1, m1, d1, y2, m2, d2;
     *n = 0;

@@ -20,8 +20,8 @@
 typedef struct sched_job {
     const job_def *job; /* borrowed */
     cron_expr expr;
-    cron_zone *zone;    /* owned */
-    int64_t next_fire;  /* next instant to plan, CRON_NEVER if none */
+    cron_zone *zone;   /* owned */
+    int64_t next_fire; /* next instant to plan, CRON_NEVER if none */
 } sched_job;
 
 /* Parse the job's schedule and load its zone; 0, or -1 with err. */
@@ -40,8 +40,7 @@ int sched_plan(PGconn *c, sched_job *sj, int64_t now);
 
 /* Fire instants whose local date lies in [from, to] (YYYY-MM-DD), for
  * backfill: count written to *n, array owned by the caller. */
-int64_t *sched_instants_between(const sched_job *sj, const char *from, const char *to,
-                                size_t *n);
+int64_t *sched_instants_between(const sched_job *sj, const char *from, const char *to, size_t *n);
 
 /* Format a UTC instant in the job's zone: "2026-03-29T03:00:00+02:00". */
 void sched_format_local(const cron_zone *z, int64_t utc, char *buf, size_t len);

@@ -28,7 +28,7 @@ typedef struct settings {
     char *http_listen;
     int64_t http_threads; /* server threads, each answering one request at a time */
     int64_t runner_workers;
-    char *alerts_webhook_url; /* NULL: no alerts */
+    char *alerts_webhook_url;  /* NULL: no alerts */
     int64_t lease_ms;          /* run lease; heartbeats every third of it */
     int64_t kill_grace_ms;     /* SIGTERM -> SIGKILL for a run that must stop */
     int64_t shutdown_grace_ms; /* daemon stop: time running runs get to finish */

@@ -45,8 +45,14 @@ enum { SIM_STRIPE, SIM_ADYEN, SIM_PAYPAL, SIM_NPROV };
 enum { SIM_AUTH, SIM_CAPTURE, SIM_REFUND, SIM_CHARGEBACK };
 enum { SIM_SUCCEEDED, SIM_FAILED };
 enum { SIM_DLV_PENDING, SIM_DLV_ASSIGNED, SIM_DLV_PICKED_UP, SIM_DLV_DELIVERED, SIM_DLV_FAILED };
-enum { SIM_ORD_PLACED, SIM_ORD_PAID, SIM_ORD_SHIPPED, SIM_ORD_DELIVERED, SIM_ORD_CANCELLED,
-       SIM_ORD_REFUNDED };
+enum {
+    SIM_ORD_PLACED,
+    SIM_ORD_PAID,
+    SIM_ORD_SHIPPED,
+    SIM_ORD_DELIVERED,
+    SIM_ORD_CANCELLED,
+    SIM_ORD_REFUNDED
+};
 
 typedef struct sim_currency {
     const char *code;
@@ -75,8 +81,8 @@ typedef struct sim_options {
 } sim_options;
 
 typedef struct sim_product {
-    int64_t price;     /* minor units of cur */
-    uint32_t seller;   /* index */
+    int64_t price;   /* minor units of cur */
+    uint32_t seller; /* index */
     uint32_t weight_g;
     uint16_t warehouse; /* depot index */
     uint8_t cur, category;
@@ -89,8 +95,8 @@ typedef struct sim_bases {
 } sim_bases;
 
 typedef struct sim_cdf {
-    uint32_t *item;    /* owned */
-    double *cum;       /* owned, cumulative weights, increasing */
+    uint32_t *item; /* owned */
+    double *cum;    /* owned, cumulative weights, increasing */
     uint32_t n;
 } sim_cdf;
 

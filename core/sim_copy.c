@@ -13,8 +13,8 @@
 #include "sim.h"
 
 static const char *const sim_store_tables[] = {
-    "depots",   "buyers",      "sellers",  "delivery_agents", "products",       "inventory",
-    "orders",   "order_items", "payments", "deliveries",      "delivery_events", NULL,
+    "depots", "buyers",      "sellers",  "delivery_agents", "products",        "inventory",
+    "orders", "order_items", "payments", "deliveries",      "delivery_events", NULL,
 };
 
 /* ---- a COPY stream ------------------------------------------------------ */
@@ -115,7 +115,10 @@ static inline void sim_copy_int(sim_copy *cp, int64_t v)
     cp->len += k;
 }
 
-static inline void sim_copy_null(sim_copy *cp) { sim_copy_str(cp, "\\N"); }
+static inline void sim_copy_null(sim_copy *cp)
+{
+    sim_copy_str(cp, "\\N");
+}
 
 static inline void sim_copy_time(sim_copy *cp, int64_t t)
 {
@@ -169,8 +172,8 @@ int sim_store_check(PGconn *c, bool append, sim_bases *base, char *err, size_t e
     strbuf missing = {0}, sql = {0};
     for (const char *const *t = sim_store_tables; *t; t++) {
         const char *params[1] = {*t};
-        PGresult *r = PQexecParams(c, "SELECT to_regclass($1) IS NULL", 1, NULL, params, NULL,
-                                   NULL, 0);
+        PGresult *r =
+            PQexecParams(c, "SELECT to_regclass($1) IS NULL", 1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't')
             sb_addf(&missing, "%s%s", missing.len ? ", " : "", *t);
         PQclear(r);
@@ -183,7 +186,8 @@ int sim_store_check(PGconn *c, bool append, sim_bases *base, char *err, size_t e
     }
     sb_add(&sql, "SELECT ");
     for (const char *const *t = sim_store_tables; *t; t++)
-        sb_addf(&sql, "%s(SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x)", t == sim_store_tables ? "" : " + ", *t);
+        sb_addf(&sql, "%s(SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) x)",
+                t == sim_store_tables ? "" : " + ", *t);
     sb_add(&sql, ", (SELECT coalesce(max(id), 0) FROM depots), (SELECT coalesce(max(id), 0) FROM "
                  "sellers), (SELECT coalesce(max(id), 0) FROM buyers), (SELECT coalesce(max(id), "
                  "0) FROM delivery_agents), (SELECT coalesce(max(id), 0) FROM products), "
@@ -196,12 +200,13 @@ int sim_store_check(PGconn *c, bool append, sim_bases *base, char *err, size_t e
         err[strcspn(err, "\n")] = '\0';
         rc = -1;
     } else if (atoi(PQgetvalue(r, 0, 0)) != 0 && !append) {
-        set_err(err, errlen, "the store already holds data (orders, products, ...): simulate "
+        set_err(err, errlen,
+                "the store already holds data (orders, products, ...): simulate "
                 "fills an empty store; pass --append to add to it, or use a fresh database");
         rc = -1;
     } else {
-        int64_t *dst[] = {&base->depot,   &base->seller,  &base->buyer,
-                          &base->agent,   &base->product, &base->order};
+        int64_t *dst[] = {&base->depot, &base->seller,  &base->buyer,
+                          &base->agent, &base->product, &base->order};
         for (int i = 0; i < 6; i++)
             *dst[i] = strtoll(PQgetvalue(r, 0, i + 1), NULL, 10);
     }
@@ -214,12 +219,12 @@ int sim_store_check(PGconn *c, bool append, sim_bases *base, char *err, size_t e
 static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, size_t errlen)
 {
     static const char *const seller_kind[SIM_NCUR] = {"GmbH", "Inc.", "Ltd", "K.K.", "W.L.L."};
-    static const char *const first[] = {"Anna", "Ben", "Clara", "David", "Emma", "Felix",
-                                        "Greta", "Hannah", "Jonas", "Lea", "Mia", "Noah",
-                                        "Olivia", "Paul", "Sofia", "Yuki", "Omar", "Aisha"};
+    static const char *const first[] = {"Anna",   "Ben",    "Clara", "David", "Emma", "Felix",
+                                        "Greta",  "Hannah", "Jonas", "Lea",   "Mia",  "Noah",
+                                        "Olivia", "Paul",   "Sofia", "Yuki",  "Omar", "Aisha"};
     static const char *const last[] = {"Müller", "Schmidt", "Schneider", "Fischer", "Weber",
-                                       "Meyer", "Wagner", "Becker", "Smith", "Jones",
-                                       "Tanaka", "Sato", "Al-Sabah", "Brown", "Hoffmann"};
+                                       "Meyer",  "Wagner",  "Becker",    "Smith",   "Jones",
+                                       "Tanaka", "Sato",    "Al-Sabah",  "Brown",   "Hoffmann"};
     static const int64_t fixed[SIM_NCUR] = {30, 30, 25, 50, 100};
     sim_rng r;
     sim_rng_seed(&r, w->opt.seed, 2);
@@ -240,8 +245,10 @@ static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, siz
     }
     n->other += cp.rows;
     if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "sellers", "id, external_ref, name, currency, commission_bp, "
-                       "commission_fixed_minor, commission_min_minor, created_at", err, errlen))
+        sim_copy_begin(&cp, c, "sellers",
+                       "id, external_ref, name, currency, commission_bp, "
+                       "commission_fixed_minor, commission_min_minor, created_at",
+                       err, errlen))
         return -1;
     for (uint32_t s = 0; s < w->opt.sellers; s++) {
         int cur = w->seller_cur[s];
@@ -261,8 +268,8 @@ static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, siz
     }
     n->other += cp.rows;
     if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "buyers", "id, external_ref, email, name, country, created_at",
-                       err, errlen))
+        sim_copy_begin(&cp, c, "buyers", "id, external_ref, email, name, country, created_at", err,
+                       errlen))
         return -1;
     for (uint32_t i = 0; i < w->opt.buyers; i++) {
         long long id = (long long)(b->buyer + 1 + i);
@@ -271,7 +278,8 @@ static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, siz
         sim_copy_str(&cp, tmp);
         snprintf(tmp, sizeof tmp, "buyer%lld@example.com", id);
         sim_copy_str(&cp, tmp);
-        snprintf(tmp, sizeof tmp, "%s %s", first[sim_rng_below(&r, 18)], last[sim_rng_below(&r, 15)]);
+        snprintf(tmp, sizeof tmp, "%s %s", first[sim_rng_below(&r, 18)],
+                 last[sim_rng_below(&r, 15)]);
         sim_copy_str(&cp, tmp);
         sim_copy_str(&cp, sim_currencies[w->buyer_cur[i]].country);
         sim_copy_time(&cp, w->opt.start - 86400 - (int64_t)sim_rng_below(&r, 3 * 365 * 86400));
@@ -279,15 +287,18 @@ static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, siz
     }
     n->other += cp.rows;
     if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "delivery_agents", "id, name, home_depot_id, shift_start, "
-                       "shift_end, vehicle_capacity_grams, active", err, errlen))
+        sim_copy_begin(&cp, c, "delivery_agents",
+                       "id, name, home_depot_id, shift_start, "
+                       "shift_end, vehicle_capacity_grams, active",
+                       err, errlen))
         return -1;
     for (uint32_t a = 0; a < w->opt.agents; a++) {
-        static const char *const shifts[][2] = {{"06:00", "14:00"}, {"08:00", "16:00"},
-                                                {"12:00", "20:00"}};
+        static const char *const shifts[][2] = {
+            {"06:00", "14:00"}, {"08:00", "16:00"}, {"12:00", "20:00"}};
         int sh = (int)sim_rng_below(&r, 3);
         sim_copy_int(&cp, b->agent + 1 + a);
-        snprintf(tmp, sizeof tmp, "%s %s", first[sim_rng_below(&r, 18)], last[sim_rng_below(&r, 15)]);
+        snprintf(tmp, sizeof tmp, "%s %s", first[sim_rng_below(&r, 18)],
+                 last[sim_rng_below(&r, 15)]);
         sim_copy_str(&cp, tmp);
         sim_copy_int(&cp, b->depot + 1 + w->agent_depot[a]);
         sim_copy_str(&cp, shifts[sh][0]);
@@ -298,8 +309,10 @@ static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, siz
     }
     n->other += cp.rows;
     if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "products", "id, seller_id, sku, name, category, price_minor, "
-                       "currency, weight_grams, created_at", err, errlen))
+        sim_copy_begin(&cp, c, "products",
+                       "id, seller_id, sku, name, category, price_minor, "
+                       "currency, weight_grams, created_at",
+                       err, errlen))
         return -1;
     for (uint32_t i = 0; i < w->n_products; i++) {
         const sim_product *p = &w->products[i];
@@ -328,15 +341,17 @@ static int sim_load_inventory(PGconn *c, sim_world *w, sim_counts *n, char *err,
     sim_rng r;
     sim_rng_seed(&r, w->opt.seed, 3);
     sim_copy cp;
-    if (sim_copy_begin(&cp, c, "inventory", "product_id, warehouse_id, on_hand, reserved, "
-                       "safety_stock, updated_at", err, errlen))
+    if (sim_copy_begin(&cp, c, "inventory",
+                       "product_id, warehouse_id, on_hand, reserved, "
+                       "safety_stock, updated_at",
+                       err, errlen))
         return -1;
     for (uint32_t i = 0; i < w->n_products; i++) {
         const sim_product *p = &w->products[i];
         int64_t reserved = w->reserved[i];
         /* about 1% oversold: on hand below what open orders hold */
-        int64_t on_hand = sim_rng_below(&r, 100) == 0 ? reserved / 2
-                                                      : reserved + (int64_t)sim_rng_below(&r, 200);
+        int64_t on_hand =
+            sim_rng_below(&r, 100) == 0 ? reserved / 2 : reserved + (int64_t)sim_rng_below(&r, 200);
         int second = sim_rng_below(&r, 10) < 3 && w->n_depots > 1;
         for (int k = 0; k <= second; k++) {
             sim_copy_int(&cp, w->base.product + 1 + i);
@@ -377,8 +392,8 @@ static void sim_settle(sim_settled_list *l, const sim_order *o, const sim_paymen
         l->cap = l->cap ? l->cap * 2 : 4096;
         l->items = xrealloc(l->items, l->cap * sizeof *l->items);
     }
-    l->items[l->n++] = (sim_settled){p->at,          p->id,   o->id, p->amount, p->fee,
-                                     o->provider,    p->kind, o->cur, o->source, o->buyer};
+    l->items[l->n++] = (sim_settled){p->at,       p->id,   o->id,  p->amount, p->fee,
+                                     o->provider, p->kind, o->cur, o->source, o->buyer};
 }
 
 static void sim_emit(sim_copy *cp, int table, sim_world *w, const sim_order *o,
@@ -456,8 +471,7 @@ static void sim_emit(sim_copy *cp, int table, sim_world *w, const sim_order *o,
             sim_copy_null(cp);
         else
             sim_copy_int(cp, w->base.agent + 1 + o->agent);
-        snprintf(tmp, sizeof tmp, "%s %u, %u Berlin", sim_street(o->street), o->house,
-                 o->postcode);
+        snprintf(tmp, sizeof tmp, "%s %u, %u Berlin", sim_street(o->street), o->house, o->postcode);
         sim_copy_str(cp, tmp);
         sim_copy_coord(cp, o->lat);
         sim_copy_coord(cp, o->lon);
@@ -497,8 +511,8 @@ static int sim_load_orders(PGconn *c, sim_world *w, int table, sim_settled_list 
                            progress *pg, uint64_t *rows, char *err, size_t errlen)
 {
     sim_copy cp;
-    if (sim_copy_begin(&cp, c, sim_order_tables[table].table, sim_order_tables[table].columns,
-                       err, errlen))
+    if (sim_copy_begin(&cp, c, sim_order_tables[table].table, sim_order_tables[table].columns, err,
+                       errlen))
         return -1;
     sim_order o;
     uint64_t done_before = pg->done;
@@ -543,7 +557,8 @@ static int sim_ddl_collect(PGconn *c, sim_ddl *d, char *err, size_t errlen)
         "        k.conname),"
         "        format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname,"
         "               pg_get_constraintdef(k.oid)), k.conname::text AS name"
-        "   FROM pg_constraint k WHERE k.contype IN ('p', 'u') AND k.conrelid IN (SELECT rel FROM t)"
+        "   FROM pg_constraint k WHERE k.contype IN ('p', 'u') AND k.conrelid IN (SELECT rel FROM "
+        "t)"
         " UNION ALL"
         " SELECT 1, format('DROP INDEX %s', i.indexrelid::regclass),"
         "        pg_get_indexdef(i.indexrelid), i.indexrelid::regclass::text"
@@ -600,7 +615,8 @@ static int sim_set_sequences(PGconn *c, char *err, size_t errlen)
         char sql[256];
         snprintf(sql, sizeof sql,
                  "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce(max(id), 0) + 1, "
-                 "false) FROM %s", *t, *t);
+                 "false) FROM %s",
+                 *t, *t);
         if (sim_sql(c, sql, err, errlen) != 0)
             return -1;
     }
@@ -623,9 +639,10 @@ int sim_load(PGconn *c, sim_world *w, sim_settled_list *settled, sim_counts *cou
          * transaction lets a server with wal_level = minimal (the embedded
          * one) skip writing the loaded rows to the WAL. */
         if (rc == 0)
-            rc = sim_sql(c, "TRUNCATE depots, buyers, sellers, delivery_agents, products, "
-                            "inventory, orders, order_items, payments, deliveries, "
-                            "delivery_events",
+            rc = sim_sql(c,
+                         "TRUNCATE depots, buyers, sellers, delivery_agents, products, "
+                         "inventory, orders, order_items, payments, deliveries, "
+                         "delivery_events",
                          err, errlen);
     }
     if (rc == 0)

@@ -18,7 +18,7 @@ const char *const sim_provider_names[SIM_NPROV] = {"stripe", "adyen", "paypal"};
 const char *const sim_payment_kinds[4] = {"authorisation", "capture", "refund", "chargeback"};
 const char *const sim_delivery_statuses[5] = {"pending", "assigned", "picked_up", "delivered",
                                               "failed"};
-const char *const sim_order_statuses[6] = {"placed",    "paid",     "shipped",
+const char *const sim_order_statuses[6] = {"placed",    "paid",      "shipped",
                                            "delivered", "cancelled", "refunded"};
 
 /* ---- randomness ------------------------------------------------------------ */
@@ -32,7 +32,10 @@ void sim_rng_seed(sim_rng *r, uint64_t seed, uint64_t stream)
     }
 }
 
-static inline uint64_t sim_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t sim_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t sim_rng_next(sim_rng *r)
 {
@@ -62,7 +65,10 @@ uint64_t sim_rng_below(sim_rng *r, uint64_t n)
     return (uint64_t)(m >> 64);
 }
 
-double sim_rng_unit(sim_rng *r) { return (double)(sim_rng_next(r) >> 11) * 0x1.0p-53; }
+double sim_rng_unit(sim_rng *r)
+{
+    return (double)(sim_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 double sim_rng_normal(sim_rng *r)
 {
@@ -171,16 +177,16 @@ int64_t sim_parse_date(const char *s)
 
 /* ---- the world ------------------------------------------------------------- */
 
-const char *const sim_categories[] = {"books", "electronics", "fashion", "home",
-                                      "grocery", "toys",     "beauty",  "sports"};
+const char *const sim_categories[] = {"books",   "electronics", "fashion", "home",
+                                      "grocery", "toys",        "beauty",  "sports"};
 #define SIM_NCAT 8
 /* median price in EUR cents, log-normal sigma, median weight in grams */
 static const struct {
     double median_cents, sigma;
     int weight_g;
 } sim_category_prices[SIM_NCAT] = {
-    {1400, 0.45, 400}, {9000, 1.0, 900},  {3800, 0.55, 500}, {3000, 0.8, 1500},
-    {600, 0.5, 1000},  {2200, 0.6, 700},  {1600, 0.5, 250},  {4200, 0.8, 1200},
+    {1400, 0.45, 400}, {9000, 1.0, 900}, {3800, 0.55, 500}, {3000, 0.8, 1500},
+    {600, 0.5, 1000},  {2200, 0.6, 700}, {1600, 0.5, 250},  {4200, 0.8, 1200},
 };
 static const int sim_category_weights[SIM_NCAT] = {12, 14, 22, 14, 10, 10, 10, 8};
 static const int sim_currency_weights[SIM_NCUR] = {55, 20, 12, 8, 5};
@@ -197,32 +203,35 @@ static const struct {
     const char *name;
     int32_t lat, lon;
 } sim_districts[] = {
-    {"Mitte", 52520000, 13405000},         {"Kreuzberg", 52499000, 13403000},
-    {"Neukoelln", 52481100, 13435300},     {"Charlottenburg", 52516000, 13304000},
-    {"Pankow", 52569000, 13401000},        {"Lichtenberg", 52515000, 13499000},
-    {"Tempelhof", 52466000, 13385000},     {"Steglitz", 52456000, 13322000},
-    {"Spandau", 52535000, 13200000},       {"Marzahn", 52543000, 13564000},
-    {"Koepenick", 52445000, 13574000},     {"Reinickendorf", 52589000, 13330000},
+    {"Mitte", 52520000, 13405000},          {"Kreuzberg", 52499000, 13403000},
+    {"Neukoelln", 52481100, 13435300},      {"Charlottenburg", 52516000, 13304000},
+    {"Pankow", 52569000, 13401000},         {"Lichtenberg", 52515000, 13499000},
+    {"Tempelhof", 52466000, 13385000},      {"Steglitz", 52456000, 13322000},
+    {"Spandau", 52535000, 13200000},        {"Marzahn", 52543000, 13564000},
+    {"Koepenick", 52445000, 13574000},      {"Reinickendorf", 52589000, 13330000},
     {"Friedrichshain", 52515000, 13454000}, {"Prenzlauer Berg", 52539000, 13424000},
-    {"Wedding", 52550000, 13366000},       {"Schoeneberg", 52482000, 13353000},
-    {"Zehlendorf", 52434000, 13259000},    {"Treptow", 52493000, 13478000},
-    {"Hellersdorf", 52536000, 13605000},   {"Weissensee", 52555000, 13466000},
+    {"Wedding", 52550000, 13366000},        {"Schoeneberg", 52482000, 13353000},
+    {"Zehlendorf", 52434000, 13259000},     {"Treptow", 52493000, 13478000},
+    {"Hellersdorf", 52536000, 13605000},    {"Weissensee", 52555000, 13466000},
 };
 #define SIM_NDISTRICTS ((int)(sizeof sim_districts / sizeof sim_districts[0]))
 
 static const char *const sim_streets[] = {
-    "Friedrichstraße",   "Karl-Marx-Allee",  "Kurfürstendamm",    "Sonnenallee",
-    "Schönhauser Allee", "Torstraße",        "Oranienstraße",     "Kastanienallee",
-    "Bergmannstraße",    "Frankfurter Allee", "Warschauer Straße", "Hermannstraße",
-    "Kantstraße",        "Müllerstraße",     "Turmstraße",        "Greifswalder Straße",
+    "Friedrichstraße",   "Karl-Marx-Allee",   "Kurfürstendamm",       "Sonnenallee",
+    "Schönhauser Allee", "Torstraße",         "Oranienstraße",        "Kastanienallee",
+    "Bergmannstraße",    "Frankfurter Allee", "Warschauer Straße",    "Hermannstraße",
+    "Kantstraße",        "Müllerstraße",      "Turmstraße",           "Greifswalder Straße",
     "Prenzlauer Allee",  "Boxhagener Straße", "Wilmersdorfer Straße", "Schloßstraße",
-    "Potsdamer Straße",  "Yorckstraße",      "Gneisenaustraße",   "Badstraße",
-    "Berliner Allee",    "Hauptstraße",      "Invalidenstraße",   "Chausseestraße",
-    "Danziger Straße",   "Skalitzer Straße", "Revaler Straße",    "Alt-Moabit",
+    "Potsdamer Straße",  "Yorckstraße",       "Gneisenaustraße",      "Badstraße",
+    "Berliner Allee",    "Hauptstraße",       "Invalidenstraße",      "Chausseestraße",
+    "Danziger Straße",   "Skalitzer Straße",  "Revaler Straße",       "Alt-Moabit",
 };
 #define SIM_NSTREETS ((uint32_t)(sizeof sim_streets / sizeof sim_streets[0]))
 
-const char *sim_street(uint32_t street) { return sim_streets[street % SIM_NSTREETS]; }
+const char *sim_street(uint32_t street)
+{
+    return sim_streets[street % SIM_NSTREETS];
+}
 
 static int32_t sim_clamp32(int64_t v, int32_t lo, int32_t hi)
 {
@@ -248,8 +257,12 @@ static int64_t sim_price(sim_rng *r, int cat, int cur)
     double major = eur_cents / 100.0 * sim_fx[cur];
     int64_t p;
     switch (sim_currencies[cur].exponent) {
-    case 0: p = (int64_t)llround(major / 10.0) * 10; return p < 10 ? 10 : p;
-    case 3: p = (int64_t)llround(major * 20.0) * 50; return p < 50 ? 50 : p;
+    case 0:
+        p = (int64_t)llround(major / 10.0) * 10;
+        return p < 10 ? 10 : p;
+    case 3:
+        p = (int64_t)llround(major * 20.0) * 50;
+        return p < 50 ? 50 : p;
     default:
         p = (int64_t)llround(major) * 100 - 1;
         return p < 99 ? 99 : p;
@@ -306,7 +319,8 @@ static void sim_build_catalogue(sim_world *w, sim_rng *r)
     uint32_t total = 0;
     for (uint32_t s = 0; s < ns; s++) {
         /* the first sellers cover every currency; then by market share */
-        w->seller_cur[s] = (uint8_t)(s < SIM_NCUR ? (int)s : sim_pick(r, sim_currency_weights, SIM_NCUR));
+        w->seller_cur[s] =
+            (uint8_t)(s < SIM_NCUR ? (int)s : sim_pick(r, sim_currency_weights, SIM_NCUR));
         double u = sim_rng_unit(r);
         counts[s] = 5 + (uint32_t)(60.0 * u * u * u);
         w->seller_first_product[s] = total;
@@ -363,8 +377,8 @@ static void sim_build_calendar(sim_world *w, sim_rng *r)
     int64_t day0 = w->opt.start / 86400;
     for (int d = 0; d < w->opt.days; d++) {
         int dow = (int)((day0 + d + 3) % 7); /* 1970-01-01 was a Thursday */
-        double day = weekly[dow] * (1.0 + 0.08 * sim_rng_normal(r)) *
-                     (1.0 + 0.2 * d / (double)w->opt.days);
+        double day =
+            weekly[dow] * (1.0 + 0.08 * sim_rng_normal(r)) * (1.0 + 0.2 * d / (double)w->opt.days);
         if (day < 0.3)
             day = 0.3;
         for (int h = 0; h < 24; h++) {
@@ -452,10 +466,10 @@ void sim_adyen_fee_parts(int cur, int kind, int64_t amount, int64_t parts[4])
     static const int64_t dispute[SIM_NCUR] = {750, 800, 650, 1200, 2500};
     memset(parts, 0, 4 * sizeof *parts);
     if (kind == SIM_CAPTURE) {
-        parts[0] = fixed[cur];             /* commission */
-        parts[1] = sim_pct(amount, 60);    /* markup */
-        parts[2] = sim_pct(amount, 10);    /* scheme fees */
-        parts[3] = sim_pct(amount, 30);    /* interchange */
+        parts[0] = fixed[cur];          /* commission */
+        parts[1] = sim_pct(amount, 60); /* markup */
+        parts[2] = sim_pct(amount, 10); /* scheme fees */
+        parts[3] = sim_pct(amount, 30); /* interchange */
     } else if (kind == SIM_CHARGEBACK) {
         parts[0] = dispute[cur];
     }
@@ -515,7 +529,10 @@ void sim_provider_ref(const sim_world *w, int provider, int kind, int64_t paymen
 
 static const char *const sim_sources[] = {"web", "app", "shopify", "woocommerce"};
 
-const char *sim_order_source(uint8_t source) { return sim_sources[source & 3]; }
+const char *sim_order_source(uint8_t source)
+{
+    return sim_sources[source & 3];
+}
 
 void sim_order_external_ref(const sim_world *w, const sim_order *o, char *buf)
 {
@@ -606,7 +623,8 @@ static void sim_order_delivery(const sim_world *w, sim_order *o, sim_rng *r, int
     if (assigned < captured + 600)
         assigned = captured + 600;
     int64_t picked = o->window_start - 1800 + (int64_t)sim_rng_below(r, 1200);
-    int64_t done = o->window_start + (int64_t)(sim_rng_unit(r) * (double)(o->window_end - o->window_start));
+    int64_t done =
+        o->window_start + (int64_t)(sim_rng_unit(r) * (double)(o->window_end - o->window_start));
     bool fails = sim_rng_below(r, 100) < 3;
     if (assigned < w->end)
         sim_add_event(o, SIM_DLV_ASSIGNED, assigned, true);
@@ -617,8 +635,9 @@ static void sim_order_delivery(const sim_world *w, sim_order *o, sim_rng *r, int
         if (!fails)
             o->delivered_at = done;
     }
-    o->status = o->dlv_status == SIM_DLV_DELIVERED                                 ? SIM_ORD_DELIVERED
-                : o->dlv_status >= SIM_DLV_PICKED_UP ? SIM_ORD_SHIPPED : SIM_ORD_PAID;
+    o->status = o->dlv_status == SIM_DLV_DELIVERED   ? SIM_ORD_DELIVERED
+                : o->dlv_status >= SIM_DLV_PICKED_UP ? SIM_ORD_SHIPPED
+                                                     : SIM_ORD_PAID;
 }
 
 static void sim_order_after_sale(const sim_world *w, sim_order *o, sim_rng *r, int64_t capture_id,
@@ -664,8 +683,8 @@ void sim_order_generate(const sim_world *w, uint64_t n, sim_order *o)
             hi = mid - 1;
     }
     uint64_t k = n - w->hour_first[lo], cnt = w->hour_first[lo + 1] - w->hour_first[lo];
-    o->placed_at = w->opt.start + (int64_t)lo * 3600 +
-                   (int64_t)((k * 3600 + sim_rng_below(&r, 3600)) / cnt);
+    o->placed_at =
+        w->opt.start + (int64_t)lo * 3600 + (int64_t)((k * 3600 + sim_rng_below(&r, 3600)) / cnt);
     o->buyer = sim_cdf_sample(&w->buyer_cdf, &r);
     o->cur = w->buyer_cur[o->buyer];
     o->source = (uint8_t)sim_pick(&r, source_w, 4);

@@ -153,8 +153,9 @@ static void sim_stripe_row(sim_report *rp, const sim_rrow *r)
     sim_money(sign * r->amount, r->cur, gross);
     sim_money(r->fee, r->cur, fee);
     sim_money(sign * r->amount - r->fee, r->cur, net);
-    fprintf(rp->f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,card,%s,%s,%s,%s%s,available,"
-                   "purser-main,%s\n",
+    fprintf(rp->f,
+            "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,card,%s,%s,%s,%s%s,available,"
+            "purser-main,%s\n",
             txn, ext, src, pi, ch, created, next, next, sim_currencies[r->cur].code, gross, fee,
             net, category[r->kind], sim_brand(order, 0),
             sim_currencies[r->fabricated ? r->cur : r->s->cur].country,
@@ -172,7 +173,10 @@ static void sim_stripe_payout(sim_report *rp, int cur, int64_t net_total)
     sim_money(net_total, cur, amount);
     fprintf(rp->f, "%s,,%s,,,%s,%s,%s,%s,%s,%s,%s,payout,,,,,Payout,available,purser-main,%s\n",
             txn, payout, when, when, when, sim_currencies[cur].code, amount,
-            cur == SIM_JPY ? "0" : cur == SIM_KWD ? "0.000" : "0.00", amount, payout);
+            cur == SIM_JPY   ? "0"
+            : cur == SIM_KWD ? "0.000"
+                             : "0.00",
+            amount, payout);
     rp->rows++;
 }
 
@@ -208,8 +212,8 @@ static void sim_adyen_row(sim_report *rp, const sim_rrow *r, int64_t fee_delta)
             "PurserMarketplace,PurserMarketplaceEU,%s,%s,%s,%s,UTC,%s,%s,%s,%s,%s,1,%s,%s,%s,"
             "%s,%s,%s,%s,%s,,%d,,,,,,,,%s,UTC,,%s\n",
             psp, ext, sim_brand(order, 1), when, type[r->kind], mod, code, credit ? "" : gross,
-            credit ? gross : "", code, credit ? "" : net, credit ? net : "", p[0], p[1], p[2],
-            p[3], sim_brand(order, 2), rp->batch, when, ext);
+            credit ? gross : "", code, credit ? "" : net, credit ? net : "", p[0], p[1], p[2], p[3],
+            sim_brand(order, 2), rp->batch, when, ext);
     rp->rows++;
 }
 
@@ -227,8 +231,9 @@ static void sim_adyen_payout(sim_report *rp, int cur, int64_t net_total)
     sim_adyen_payout_ref(rp, cur, ref);
     sim_format_time(rp->day_start + 86400 + 10 * 3600, when);
     sim_money(net_total < 0 ? -net_total : net_total, cur, amount);
-    fprintf(rp->f, "PurserMarketplace,PurserMarketplaceEU,,,,%s,UTC,MerchantPayout,\"%s\",,,,,%s,"
-                   "%s,%s,,,,,,,%d,,,,,,,,%s,UTC,,\n",
+    fprintf(rp->f,
+            "PurserMarketplace,PurserMarketplaceEU,,,,%s,UTC,MerchantPayout,\"%s\",,,,,%s,"
+            "%s,%s,,,,,,,%d,,,,,,,,%s,UTC,,\n",
             when, ref, sim_currencies[cur].code, net_total >= 0 ? amount : "",
             net_total < 0 ? amount : "", rp->batch, when);
     rp->rows++;
@@ -249,18 +254,19 @@ static void sim_paypal_row(sim_report *rp, const sim_rrow *r, sim_paypal_totals 
     sim_merchant_ref(rp, r, inv);
     int64_t order = r->fabricated ? r->ref_id : r->s->order_id;
     if (r->kind == SIM_CAPTURE)
-        sim_provider_ref(rp->w, SIM_PAYPAL, SIM_AUTH, r->fabricated ? r->ref_id ^ 1 : order * 8, ref);
+        sim_provider_ref(rp->w, SIM_PAYPAL, SIM_AUTH, r->fabricated ? r->ref_id ^ 1 : order * 8,
+                         ref);
     else
         sim_provider_ref(rp->w, SIM_PAYPAL, SIM_CAPTURE, order * 8 + 1, ref);
     sim_date(r->fabricated ? rp->day_start + 43200 : r->s->at, when, '/');
     bool credit = r->kind == SIM_CAPTURE;
     bool fee_credit = r->kind == SIM_REFUND;
-    fprintf(rp->f, "\"SB\",%s,%s,%s,\"TXN\",\"%s\",%s +0000,%s +0000,\"%s\",%lld,\"%s\",\"%s\","
-                   "%lld,\"%s\",\"\",C%08llX,\"\",\"\",\"\",,,\n",
+    fprintf(rp->f,
+            "\"SB\",%s,%s,%s,\"TXN\",\"%s\",%s +0000,%s +0000,\"%s\",%lld,\"%s\",\"%s\","
+            "%lld,\"%s\",\"\",C%08llX,\"\",\"\",\"\",,,\n",
             txn, inv, ref, code[r->kind], when, when, credit ? "CR" : "DR", (long long)r->amount,
             sim_currencies[r->cur].code, fee_credit ? "CR" : "DR", (long long)r->fee,
-            sim_currencies[r->cur].code,
-            (unsigned long long)(r->fabricated ? 0 : r->s->buyer + 1));
+            sim_currencies[r->cur].code, (unsigned long long)(r->fabricated ? 0 : r->s->buyer + 1));
     sim_paypal_totals *t = &tot[r->cur];
     *(credit ? &t->gross_cr : &t->gross_dr) += r->amount;
     *(fee_credit ? &t->fee_cr : &t->fee_dr) += r->fee;
@@ -280,8 +286,9 @@ static void sim_paypal_footers(sim_report *rp, const sim_paypal_totals *tot)
         int64_t begin = rp->paypal_balance[cur];
         int64_t end = begin + t->gross_cr - t->gross_dr + t->fee_cr - t->fee_dr;
         rp->paypal_balance[cur] = end;
-        fprintf(rp->f, "\"SF\",\"%s\",%lld,%lld,%lld,%lld,\"%s\",%lld,\"%s\",%lld,\"%s\",%lld,"
-                       "\"%s\",%lld,\"CR\",0,\"CR\",0,%llu\n",
+        fprintf(rp->f,
+                "\"SF\",\"%s\",%lld,%lld,%lld,%lld,\"%s\",%lld,\"%s\",%lld,\"%s\",%lld,"
+                "\"%s\",%lld,\"CR\",0,\"CR\",0,%llu\n",
                 sim_currencies[cur].code, (long long)t->gross_cr, (long long)t->gross_dr,
                 (long long)t->fee_cr, (long long)t->fee_dr, begin < 0 ? "DR" : "CR",
                 (long long)(begin < 0 ? -begin : begin), end < 0 ? "DR" : "CR",
@@ -299,8 +306,7 @@ typedef struct sim_day_totals {
     sim_paypal_totals pp[SIM_NCUR];
 } sim_day_totals;
 
-static void sim_write_row(sim_report *rp, const sim_rrow *r, int64_t fee_delta,
-                          sim_day_totals *tot)
+static void sim_write_row(sim_report *rp, const sim_rrow *r, int64_t fee_delta, sim_day_totals *tot)
 {
     int64_t signed_net = r->kind == SIM_CAPTURE ? r->amount - r->fee : -(r->amount + r->fee);
     tot->net[r->cur] += signed_net;
@@ -326,7 +332,10 @@ static int sim_other_currency(sim_report *rp, int cur)
     return -1;
 }
 
-static int64_t sim_delta(sim_report *rp) { return 1 + (int64_t)sim_rng_below(&rp->rng, 500); }
+static int64_t sim_delta(sim_report *rp)
+{
+    return 1 + (int64_t)sim_rng_below(&rp->rng, 500);
+}
 
 /* One settled event into the report, with at most one discrepancy. */
 static void sim_report_event(sim_report *rp, const sim_settled *s, sim_day_totals *tot)
@@ -361,17 +370,19 @@ static void sim_report_event(sim_report *rp, const sim_settled *s, sim_day_total
         r.copy = 1;
         sim_key(rp, ref, PURSER_RECON_DUPLICATE_AT_PROVIDER);
         break;
-    case 4: /* fee_discrepancy */
+    case 4:                        /* fee_discrepancy */
         fee_delta = sim_delta(rp); /* always more: fees never go negative */
         r.fee += fee_delta;
         sim_key(rp, ref, PURSER_RECON_FEE_DISCREPANCY);
         break;
-    default: break;
+    default:
+        break;
     }
     sim_write_row(rp, &r, fee_delta, tot);
     if (rate > 0 && sim_rng_unit(&rp->rng) < rate) { /* missing_internally */
-        sim_rrow f = {s, (int64_t)((1ULL << 62) | (uint64_t)s->payment_id), 0, 0, s->cur,
-                      SIM_CAPTURE, true, 0};
+        sim_rrow f = {
+            s, (int64_t)((1ULL << 62) | (uint64_t)s->payment_id), 0, 0, s->cur, SIM_CAPTURE, true,
+            0};
         f.amount = 100 + (int64_t)sim_rng_below(&rp->rng, 20000);
         f.fee = sim_fee(rp->provider, f.cur, SIM_CAPTURE, f.amount);
         sim_row_ref(rp, &f, ref);
@@ -419,8 +430,9 @@ static int sim_report_day(sim_report *rp, const sim_settled *first, size_t n, ch
         return -1;
     }
     setvbuf(rp->f, NULL, _IOFBF, 1 << 20);
-    sim_rng_seed(&rp->rng, w->opt.seed, 0x7e90000ULL + (uint64_t)rp->provider * 100000 +
-                                            (uint64_t)((rp->day_start - w->opt.start) / 86400));
+    sim_rng_seed(&rp->rng, w->opt.seed,
+                 0x7e90000ULL + (uint64_t)rp->provider * 100000 +
+                     (uint64_t)((rp->day_start - w->opt.start) / 86400));
     if (rp->provider == SIM_STRIPE) {
         fprintf(rp->f, "%s\n", sim_stripe_header);
     } else if (rp->provider == SIM_ADYEN) {

@@ -9,9 +9,9 @@
 #include "util.h"
 
 #define SLOTS_COLUMNS                                                                              \
-    "id, job, plugin, kind, extract(epoch FROM slot)::bigint, business_date::text, "              \
+    "id, job, plugin, kind, extract(epoch FROM slot)::bigint, business_date::text, "               \
     "coalesce(extract(epoch FROM interval_start)::bigint, 0), "                                    \
-    "coalesce(extract(epoch FROM interval_end)::bigint, 0), timezone, attempt, max_attempts, "    \
+    "coalesce(extract(epoch FROM interval_end)::bigint, 0), timezone, attempt, max_attempts, "     \
     "dry_run, params::text"
 
 void slot_run_free(slot_run *r)
@@ -39,8 +39,7 @@ static void slots_fill(PGresult *res, int row, slot_run *out)
 }
 
 /* Run a parameterised statement; the result, or NULL (logged) on failure. */
-static PGresult *slots_q(PGconn *c, const char *what, const char *sql, int n,
-                         const char *const *v)
+static PGresult *slots_q(PGconn *c, const char *what, const char *sql, int n, const char *const *v)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
@@ -71,8 +70,8 @@ int slots_create(PGconn *c, const job_def *job, const char *kind, const slot_tim
     snprintf(ie, sizeof ie, "%lld", (long long)t->interval_end);
     snprintf(nb, sizeof nb, "%lld", (long long)not_before);
     snprintf(maxa, sizeof maxa, "%lld", (long long)(job->retries_max + 1));
-    const char *vv[12] = {job->name, job->plugin, slot, t->business_date, kind, state, is, ie,
-                          job->timezone, maxa, message, nb};
+    const char *vv[12] = {job->name, job->plugin,   slot, t->business_date, kind, state, is,
+                          ie,        job->timezone, maxa, message,          nb};
     PGresult *r = slots_q(
         c, "creating a slot",
         "INSERT INTO purser_runs (job, plugin, slot, business_date, kind, state, interval_start, "
@@ -96,8 +95,8 @@ static int slots_allowed(PGconn *c, const job_def *job, const char *id, const ch
                          const char *date)
 {
     const char *v1[1] = {job->name};
-    PGresult *r = slots_q(c, "job lock", "SELECT pg_advisory_xact_lock(hashtext('purser-job:' || $1))",
-                          1, v1);
+    PGresult *r = slots_q(c, "job lock",
+                          "SELECT pg_advisory_xact_lock(hashtext('purser-job:' || $1))", 1, v1);
     PQclear(r);
     if (!r)
         return -1;
@@ -226,17 +225,16 @@ int slots_claim(PGconn *c, const job_set *jobs, const char *owner, int lease_s,
 }
 
 int slots_start_manual(PGconn *c, const job_def *job, const char *owner, int lease_s,
-                       const slot_times *t, const char *params_json, bool dry_run,
-                       slot_run *out)
+                       const slot_times *t, const char *params_json, bool dry_run, slot_run *out)
 {
     char slot[24], is[24], ie[24], lease[16];
     snprintf(slot, sizeof slot, "%lld", (long long)t->slot);
     snprintf(is, sizeof is, "%lld", (long long)t->interval_start);
     snprintf(ie, sizeof ie, "%lld", (long long)t->interval_end);
     snprintf(lease, sizeof lease, "%d", lease_s);
-    const char *v[11] = {job->name, job->plugin,   slot,  t->business_date,
-                         is,        ie,            job->timezone, params_json,
-                         dry_run ? "true" : "false", owner, lease};
+    const char *v[11] = {job->name, job->plugin,   slot,        t->business_date,           is,
+                         ie,        job->timezone, params_json, dry_run ? "true" : "false", owner,
+                         lease};
     PGresult *r = slots_q(
         c, "recording the run (run `purser migrate`?)",
         "INSERT INTO purser_runs (job, plugin, slot, business_date, kind, state, interval_start, "

@@ -54,8 +54,7 @@ int slots_claim(PGconn *c, const job_set *jobs, const char *owner, int lease_s,
 
 /* Insert a manual run already claimed by owner (purser run). */
 int slots_start_manual(PGconn *c, const job_def *job, const char *owner, int lease_s,
-                       const slot_times *t, const char *params_json, bool dry_run,
-                       slot_run *out);
+                       const slot_times *t, const char *params_json, bool dry_run, slot_run *out);
 
 /* Extend the lease; 1 still ours, 0 lost (fenced out), -1 error.
  * *cancel is set when an operator asked to cancel the run. */

@@ -141,8 +141,9 @@ static int worker_next_seq(PGconn *c, int64_t run_id)
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)run_id);
     const char *v[1] = {id};
-    PGresult *r = PQexecParams(c, "SELECT coalesce(max(seq), 0) FROM purser_run_logs WHERE "
-                                  "run_id = $1::bigint",
+    PGresult *r = PQexecParams(c,
+                               "SELECT coalesce(max(seq), 0) FROM purser_run_logs WHERE "
+                               "run_id = $1::bigint",
                                1, NULL, v, NULL, NULL, 0);
     int seq = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
@@ -200,8 +201,8 @@ int worker_start(worker *w, const worker_env *env, PGconn *c, const job_def *job
     PQclear(PQexecParams(c, "UPDATE purser_runs SET worker_pid = $2::int WHERE id = $1::bigint", 2,
                          NULL, v, NULL, NULL, 0));
     log_info("run %lld: job %s (plugin %s) for %s, attempt %d/%d%s", (long long)w->run.id,
-             w->run.job, w->run.plugin, w->run.business_date, w->run.attempt,
-             w->run.max_attempts, w->run.dry_run ? ", dry run" : "");
+             w->run.job, w->run.plugin, w->run.business_date, w->run.attempt, w->run.max_attempts,
+             w->run.dry_run ? ", dry run" : "");
     return 0;
 }
 

@@ -31,8 +31,8 @@ typedef struct worker {
     double started;              /* monotonic seconds */
     double deadline;             /* timeout instant */
     double next_heartbeat;
-    double kill_at;              /* SIGKILL instant once SIGTERM was sent, else 0 */
-    const char *stop_reason;     /* why SIGTERM was sent: timeout, cancel, shutdown */
+    double kill_at;          /* SIGKILL instant once SIGTERM was sent, else 0 */
+    const char *stop_reason; /* why SIGTERM was sent: timeout, cancel, shutdown */
     bool lease_lost;
 } worker;
 

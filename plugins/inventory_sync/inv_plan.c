@@ -180,8 +180,8 @@ static void inv_alerts(inv_run *r)
          * alerts.webhook_url (hosts older than the alert member lack it). */
         if (h->struct_size > offsetof(purser_host, alert) && h->alert)
             h->alert(r->ctx, "%s: %lld out of stock, %lld low stock (inventory_%s.xlsx)",
-                     r->info->business_date, (long long)r->out_of_stock,
-                     (long long)r->low_stock, r->info->business_date);
+                     r->info->business_date, (long long)r->out_of_stock, (long long)r->low_stock,
+                     r->info->business_date);
         return;
     }
     PGresult *res = inv_sql(r,

@@ -16,7 +16,7 @@ typedef struct routing_state {
     double speed_mps;        /* driving speed */
     int64_t time_limit_ms;   /* solver budget of a whole run */
     int64_t seed;
-    char *osrm_url;          /* owned; NULL: haversine x road factor */
+    char *osrm_url; /* owned; NULL: haversine x road factor */
     int64_t osrm_timeout_ms;
 } routing_state;
 

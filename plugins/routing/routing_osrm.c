@@ -113,7 +113,8 @@ int routing_osrm_table(const char *base, long timeout_ms, vrp_instance *in, char
     else if (!doc || !cJSON_IsString(status) || strcmp(status->valuestring, "Ok") != 0)
         snprintf(err, errlen, "not an OSRM table answer (code %s)",
                  cJSON_IsString(status) ? status->valuestring : "missing");
-    else if (!d || !t || osrm_matrix(cJSON_GetObjectItemCaseSensitive(doc, "distances"), in->n_nodes, d) ||
+    else if (!d || !t ||
+             osrm_matrix(cJSON_GetObjectItemCaseSensitive(doc, "distances"), in->n_nodes, d) ||
              osrm_matrix(cJSON_GetObjectItemCaseSensitive(doc, "durations"), in->n_nodes, t))
         snprintf(err, errlen, "the table is not %d x %d distances and durations", in->n_nodes,
                  in->n_nodes);

@@ -51,8 +51,8 @@ typedef struct vrp_instance {
     vrp_node *nodes;
     int n_types;
     vrp_vehicle_type *types;
-    double *dist; /* cost of each arc: the objective sums these */
-    double *time; /* travel time of each arc */
+    double *dist;      /* cost of each arc: the objective sums these */
+    double *time;      /* travel time of each arc */
     int cost_decimals; /* decimals when printing the cost: 0 CVRPLIB, 2 Solomon */
 } vrp_instance;
 
@@ -66,9 +66,9 @@ typedef enum vrp_reason {
 } vrp_reason;
 
 typedef struct vrp_route {
-    int type;     /* index into instance->types */
+    int type; /* index into instance->types */
     int n_stops;
-    int *stops;   /* customer node indices, in visiting order */
+    int *stops; /* customer node indices, in visiting order */
 } vrp_route;
 
 /* A solution. Owns routes, stops and the unassigned arrays. */
@@ -76,12 +76,12 @@ typedef struct vrp_solution {
     int n_routes;
     vrp_route *routes;
     int n_unassigned;
-    int *unassigned;     /* node indices */
-    vrp_reason *reasons; /* parallel to unassigned */
-    double cost;         /* total distance of the routes */
+    int *unassigned;          /* node indices */
+    vrp_reason *reasons;      /* parallel to unassigned */
+    double cost;              /* total distance of the routes */
     double construction_cost; /* cost of the initial solution, for reports */
-    long iterations;     /* ruin-and-recreate iterations performed */
-    double seconds;      /* wall-clock time spent in vrp_solve */
+    long iterations;          /* ruin-and-recreate iterations performed */
+    double seconds;           /* wall-clock time spent in vrp_solve */
 } vrp_solution;
 
 /* Solver parameters; start from vrp_params_default. */
@@ -130,8 +130,8 @@ int vrp_parse_file(const char *path, vrp_instance **out, char *err, size_t errle
 
 /* Same from a buffer of len bytes; name stands for FILE in messages and
  * its extension is the tie-breaker. The buffer is only read. */
-int vrp_parse_buffer(const char *name, const char *text, size_t len, vrp_instance **out,
-                     char *err, size_t errlen);
+int vrp_parse_buffer(const char *name, const char *text, size_t len, vrp_instance **out, char *err,
+                     size_t errlen);
 
 /* --- solver (vrp_solve.c) --- */
 
@@ -142,8 +142,8 @@ void vrp_params_default(vrp_params *params);
  * solution (customers that cannot be served are listed as unassigned with
  * their reason). Returns -1 with a message in err when out of memory or
  * when the instance is malformed (no matrix, no vehicle type). */
-int vrp_solve(const vrp_instance *inst, const vrp_params *params, vrp_solution **out,
-              char *err, size_t errlen);
+int vrp_solve(const vrp_instance *inst, const vrp_params *params, vrp_solution **out, char *err,
+              size_t errlen);
 
 /* --- checker (vrp_check.c) --- */
 

@@ -47,20 +47,20 @@ static int vrp_check_route(const vrp_instance *inst, const vrp_route *rt, int k,
     }
     double end = fmin(vt->shift_end, nd[0].due);
     if (rt->n_stops > 0 && t > end + VRP_CHECK_EPS)
-        return vrp_violation(msg, msglen, "route %d: back at the depot at %.4f, after %.4f",
-                             k + 1, t, end);
+        return vrp_violation(msg, msglen, "route %d: back at the depot at %.4f, after %.4f", k + 1,
+                             t, end);
     if (weight > vt->cap_weight)
         return vrp_violation(msg, msglen, "route %d: load %ld over capacity %ld", k + 1, weight,
                              vt->cap_weight);
     if (vt->cap_volume > 0 && volume > vt->cap_volume)
-        return vrp_violation(msg, msglen, "route %d: volume %ld over capacity %ld", k + 1,
-                             volume, vt->cap_volume);
+        return vrp_violation(msg, msglen, "route %d: volume %ld over capacity %ld", k + 1, volume,
+                             vt->cap_volume);
     return 0;
 }
 
 /* Counts one more visit of node c; rejects the depot and unknown nodes. */
-static int vrp_check_visit(const vrp_instance *inst, int *seen, int c, const char *where,
-                           char *msg, size_t msglen)
+static int vrp_check_visit(const vrp_instance *inst, int *seen, int c, const char *where, char *msg,
+                           size_t msglen)
 {
     if (c <= 0 || c >= inst->n_nodes)
         return vrp_violation(msg, msglen, "%s: node index %d is not a customer", where, c);
@@ -70,8 +70,8 @@ static int vrp_check_visit(const vrp_instance *inst, int *seen, int c, const cha
     return 0;
 }
 
-static int vrp_check_all(const vrp_instance *inst, const vrp_solution *sol, int *seen,
-                         int *used, double *cost, char *msg, size_t msglen)
+static int vrp_check_all(const vrp_instance *inst, const vrp_solution *sol, int *seen, int *used,
+                         double *cost, char *msg, size_t msglen)
 {
     for (int k = 0; k < sol->n_routes; k++) {
         const vrp_route *rt = &sol->routes[k];
@@ -115,8 +115,8 @@ int vrp_check(const vrp_instance *inst, const vrp_solution *sol, double *cost_ou
 {
     if (!inst || !sol || !inst->dist || !inst->time)
         return vrp_violation(msg, msglen, "no instance, matrix or solution");
-    if ((sol->n_routes > 0 && !sol->routes) || (sol->n_unassigned > 0 &&
-                                                (!sol->unassigned || !sol->reasons)))
+    if ((sol->n_routes > 0 && !sol->routes) ||
+        (sol->n_unassigned > 0 && (!sol->unassigned || !sol->reasons)))
         return vrp_violation(msg, msglen, "malformed solution arrays");
     int *seen = calloc((size_t)inst->n_nodes, sizeof(*seen));
     int *used = calloc((size_t)inst->n_types, sizeof(*used));

@@ -18,30 +18,30 @@ typedef struct vrp_rng {
 
 void vrp_rng_seed(vrp_rng *rng, uint64_t seed);
 uint64_t vrp_rng_next(vrp_rng *rng);
-double vrp_rng_unit(vrp_rng *rng); /* uniform in [0, 1) */
+double vrp_rng_unit(vrp_rng *rng);    /* uniform in [0, 1) */
 int vrp_rng_int(vrp_rng *rng, int n); /* uniform in [0, n), n >= 1 */
 
 /* Read-only problem data, flattened for the inner loops. */
 typedef struct vrp_ctx {
-    int n;                     /* nodes, depot 0 included */
+    int n; /* nodes, depot 0 included */
     const vrp_node *nodes;
     const double *dist, *time;
     int n_types;
     const vrp_vehicle_type *types;
-    double *start, *end;       /* per type: effective route time window */
-    int *active;               /* customers the solver routes */
+    double *start, *end; /* per type: effective route time window */
+    int *active;         /* customers the solver routes */
     int n_active;
-    vrp_reason *reason;        /* per node: why it is left out, or NONE */
-    int *nbr;                  /* per node, k_nbr nearest active customers */
+    vrp_reason *reason; /* per node: why it is left out, or NONE */
+    int *nbr;           /* per node, k_nbr nearest active customers */
     int k_nbr;
-    int k_ls;                  /* neighbours tried by the local search */
-    int symmetric;             /* dist[i][j] == dist[j][i] for all pairs */
-    double penalty;            /* objective cost of an unrouted customer */
-    long *absent;              /* per node: iterations it ended unrouted */
+    int k_ls;       /* neighbours tried by the local search */
+    int symmetric;  /* dist[i][j] == dist[j][i] for all pairs */
+    double penalty; /* objective cost of an unrouted customer */
+    long *absent;   /* per node: iterations it ended unrouted */
     vrp_rng rng;
-    int *mark;                 /* scratch, n entries: route or node stamps */
+    int *mark; /* scratch, n entries: route or node stamps */
     int stamp;
-    int *buf1, *buf2;          /* scratch, n entries: candidate routes */
+    int *buf1, *buf2; /* scratch, n entries: candidate routes */
 } vrp_ctx;
 
 static inline double vrp_d(const vrp_ctx *c, int i, int j)
@@ -71,8 +71,8 @@ typedef struct vrp_st {
     int n_routes, cap_routes;
     vrp_rt *rt;
     int *route_of, *pos_of;
-    int *used;                 /* routes in use per vehicle type */
-    int n_unrouted;            /* active customers outside every route */
+    int *used;      /* routes in use per vehicle type */
+    int n_unrouted; /* active customers outside every route */
     double dist;
 } vrp_st;
 

@@ -105,7 +105,8 @@ static int vrp_two_opt_star(vrp_ctx *c, vrp_st *st, const vrp_pair *p)
         return 0;
     const vrp_rt *a = p->a, *b = p->b;
     if (vrp_d(c, p->u, p->v) + vrp_d(c, p->vp, p->un) - vrp_d(c, p->u, p->un) -
-            vrp_d(c, p->vp, p->v) < -VRP_IMPROVE) {
+            vrp_d(c, p->vp, p->v) <
+        -VRP_IMPROVE) {
         int n1 = vrp_push(c->buf1, 0, a, 1, p->pu, 0);
         n1 = vrp_push(c->buf1, n1, b, p->pv, b->len, 0);
         int n2 = vrp_push(c->buf2, 0, b, 1, p->pv - 1, 0);
@@ -115,7 +116,8 @@ static int vrp_two_opt_star(vrp_ctx *c, vrp_st *st, const vrp_pair *p)
             return rc;
     }
     if (vrp_d(c, p->v, p->u) + vrp_d(c, p->up, p->vn) - vrp_d(c, p->up, p->u) -
-            vrp_d(c, p->v, p->vn) < -VRP_IMPROVE) {
+            vrp_d(c, p->v, p->vn) <
+        -VRP_IMPROVE) {
         int n1 = vrp_push(c->buf1, 0, a, 1, p->pu - 1, 0);
         n1 = vrp_push(c->buf1, n1, b, p->pv + 1, b->len, 0);
         int n2 = vrp_push(c->buf2, 0, b, 1, p->pv, 0);
@@ -162,8 +164,8 @@ static int vrp_or_opt(vrp_ctx *c, vrp_st *st, const vrp_pair *p)
         if (p->ra == p->rb && (p->pv == p->pu - 1 || (p->pv >= p->pu && p->pv <= last)))
             continue;
         int s0 = p->u, sl = p->a->seq[last], sn = p->a->seq[last + 1];
-        double out = vrp_d(c, p->up, sn) - vrp_d(c, p->up, s0) - vrp_d(c, sl, sn) -
-                     vrp_d(c, p->v, p->vn);
+        double out =
+            vrp_d(c, p->up, sn) - vrp_d(c, p->up, s0) - vrp_d(c, sl, sn) - vrp_d(c, p->v, p->vn);
         for (int rev = 0; rev <= c->symmetric; rev++) {
             int head = rev ? sl : s0, tail = rev ? s0 : sl;
             if (out + vrp_d(c, p->v, head) + vrp_d(c, tail, p->vn) < -VRP_IMPROVE) {

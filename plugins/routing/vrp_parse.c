@@ -215,8 +215,8 @@ static int vrp_cvrp_rows(vrp_reader *rd, vrp_cvrp *c, const char *section, int n
                     nd->x = v[0];
                     nd->y = v[1];
                 } else if (v[0] < 0 || v[0] != floor(v[0]) || v[0] > 1e15) {
-                    rc = vrp_fail(rd, "demand must be a non-negative integer, got '%s'",
-                                  rd->tok[1]);
+                    rc =
+                        vrp_fail(rd, "demand must be a non-negative integer, got '%s'", rd->tok[1]);
                 } else {
                     nd->demand = (long)v[0];
                 }
@@ -295,7 +295,7 @@ static int vrp_parse_cvrp(vrp_reader *rd, vrp_instance **out)
             return -1;
         }
     }
-    const char *missing = got < 0          ? ""
+    const char *missing = got < 0           ? ""
                           : !c.dimension    ? "DIMENSION"
                           : !c.capacity     ? "CAPACITY"
                           : !c.have_coords  ? "NODE_COORD_SECTION"
@@ -354,8 +354,10 @@ static int vrp_solomon_row(vrp_reader *rd, vrp_node *nd)
 {
     double v[7];
     if (rd->ntok != 7)
-        return vrp_fail(rd, "expected 7 fields (CUST NO., X, Y, DEMAND, READY, DUE, SERVICE), "
-                            "got %d", rd->ntok);
+        return vrp_fail(rd,
+                        "expected 7 fields (CUST NO., X, Y, DEMAND, READY, DUE, SERVICE), "
+                        "got %d",
+                        rd->ntok);
     for (int i = 0; i < 7; i++)
         if (vrp_to_double(rd->tok[i], &v[i]))
             return vrp_fail(rd, "bad number '%s'", rd->tok[i]);
@@ -402,8 +404,8 @@ static int vrp_solomon_body(vrp_reader *rd, vrp_node **nodes_out, int *n_out)
         return vrp_fail(rd, "out of memory");
     while ((got = vrp_next_content(rd)) == 1) {
         if (n == cap) {
-            vrp_node *bigger = cap < VRP_MAX_NODES ? realloc(nodes, 2 * (size_t)cap * sizeof(*nodes))
-                                                   : NULL;
+            vrp_node *bigger =
+                cap < VRP_MAX_NODES ? realloc(nodes, 2 * (size_t)cap * sizeof(*nodes)) : NULL;
             if (!bigger) {
                 free(nodes);
                 return vrp_fail(rd, "too many customers");
@@ -502,8 +504,8 @@ static vrp_format vrp_detect(const char *name, const char *text, size_t len)
     return VRP_FORMAT_OTHER;
 }
 
-int vrp_parse_buffer(const char *name, const char *text, size_t len, vrp_instance **out,
-                     char *err, size_t errlen)
+int vrp_parse_buffer(const char *name, const char *text, size_t len, vrp_instance **out, char *err,
+                     size_t errlen)
 {
     vrp_reader rd = {.name = name, .p = text, .end = text + len, .err = err, .errlen = errlen};
     *out = NULL;

@@ -8,8 +8,7 @@
 #define VRP_SPLIT_BETA 0.01 /* chance to stop growing the preserved block */
 
 /* Removes positions [s, s + len) of route r except [keep, keep + m). */
-static int vrp_cut(const vrp_ctx *c, vrp_st *st, int r, int s, int len, int keep, int m,
-                   int *out)
+static int vrp_cut(const vrp_ctx *c, vrp_st *st, int r, int s, int len, int keep, int m, int *out)
 {
     int n = 0;
     const vrp_rt *rt = &st->rt[r];

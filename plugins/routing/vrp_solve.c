@@ -166,8 +166,10 @@ static void vrp_sort_removed(vrp_ctx *c, int *order, int n, double *key)
     for (int i = 0; i < n; i++) {
         int u = order[i];
         double far = vrp_d(c, 0, u) + vrp_d(c, u, 0);
-        key[i] = w < 4 ? vrp_rng_unit(&c->rng) : w < 8 ? -(double)c->nodes[u].demand
-                                                 : w < 10 ? -far : far;
+        key[i] = w < 4    ? vrp_rng_unit(&c->rng)
+                 : w < 8  ? -(double)c->nodes[u].demand
+                 : w < 10 ? -far
+                          : far;
     }
     for (int i = 1; i < n; i++) {
         int u = order[i];
@@ -311,8 +313,8 @@ static int vrp_run(vrp_ctx *c, const vrp_params *prm, double t0, vrp_solution *s
     return rc;
 }
 
-int vrp_solve(const vrp_instance *inst, const vrp_params *params, vrp_solution **out,
-              char *err, size_t errlen)
+int vrp_solve(const vrp_instance *inst, const vrp_params *params, vrp_solution **out, char *err,
+              size_t errlen)
 {
     double t0 = vrp_now();
     *out = NULL;

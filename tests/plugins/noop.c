@@ -9,10 +9,7 @@ static purser_status noop_run(void *s, purser_ctx *c, const purser_run_info *r)
 }
 
 static const purser_plugin noop = {
-    PURSER_PLUGIN_HEADER,
-    .name = "noop",
-    .version = "1.0",
-    .description = "does nothing, fast",
+    PURSER_PLUGIN_HEADER, .name = "noop", .version = "1.0", .description = "does nothing, fast",
     .run = noop_run,
 };
 PURSER_PLUGIN_DEFINE(noop)

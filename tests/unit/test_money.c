@@ -163,9 +163,15 @@ static void test_rounding(void **state)
 static void test_recon_names(void **state)
 {
     (void)state;
-    const char *names[] = {"matched",           "probable",           "amount_mismatch",
-                           "currency_mismatch", "missing_at_provider", "missing_internally",
-                           "duplicate_at_provider", "fee_discrepancy", "payout_mismatch"};
+    const char *names[] = {"matched",
+                           "probable",
+                           "amount_mismatch",
+                           "currency_mismatch",
+                           "missing_at_provider",
+                           "missing_internally",
+                           "duplicate_at_provider",
+                           "fee_discrepancy",
+                           "payout_mismatch"};
     assert_int_equal(sizeof names / sizeof names[0], PURSER_RECON_N_CATEGORIES);
     for (int c = 0; c < (int)PURSER_RECON_N_CATEGORIES; c++) {
         assert_string_equal(purser_recon_category_name((purser_recon_category)c), names[c]);
@@ -180,9 +186,9 @@ static void test_recon_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_good),  cmocka_unit_test(test_parse_refused),
-        cmocka_unit_test(test_format),      cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_rounding),    cmocka_unit_test(test_recon_names),
+        cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_refused),
+        cmocka_unit_test(test_format),     cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_rounding),   cmocka_unit_test(test_recon_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,8 +156,8 @@ static void brute_dfs(brute *b, int last, double t, long load, unsigned left, in
         double arr = t + in->nodes[last].service + bt(in, last, j);
         if (arr > nd->due + 1e-9 || load + nd->demand > vt->cap_weight)
             continue;
-        brute_dfs(b, j, fmax(arr, nd->ready), load + nd->demand, left & ~(1u << (j - 1)),
-                  routes, cost + in->dist[last * in->n_nodes + j]);
+        brute_dfs(b, j, fmax(arr, nd->ready), load + nd->demand, left & ~(1u << (j - 1)), routes,
+                  cost + in->dist[last * in->n_nodes + j]);
     }
 }
 
@@ -180,8 +180,8 @@ static void check_against_brute(int windows)
         if (isfinite(opt)) {
             assert_int_equal(sol->n_unassigned, 0);
             if (fabs(sol->cost - opt) > 1e-6)
-                print_error("seed %lu: solver %.6f, optimum %.6f\n", (unsigned long)seed,
-                            sol->cost, opt);
+                print_error("seed %lu: solver %.6f, optimum %.6f\n", (unsigned long)seed, sol->cost,
+                            opt);
             assert_true(fabs(sol->cost - opt) <= 1e-6);
             compared++;
         }
@@ -235,7 +235,7 @@ static void test_unassigned_reasons(void **state)
 {
     (void)state;
     vrp_instance *inst = random_instance(6, 5, 20, 0, 1);
-    inst->nodes[1].demand = 50;                 /* heavier than the vehicle */
+    inst->nodes[1].demand = 50;                                 /* heavier than the vehicle */
     inst->nodes[2].ready = inst->nodes[2].due = VRP_NO_DUE * 2; /* after the shift */
     inst->nodes[0].due = 1000;
     inst->types[0].shift_end = 1000;
@@ -528,7 +528,8 @@ static void test_parse_errors(void **state)
         {"a.vrp", "NAME : a\nDIMENSION : 2\nDEPOT_SECTION\n1\n",
          "a.vrp:4: DEPOT_SECTION not terminated by -1"},
         {"a.vrp", "NAME : a\nFOO : 1\n", "a.vrp:2: unknown keyword 'FOO'"},
-        {"a.vrp", "NAME : a\nhello\n", "a.vrp:2: expected 'KEYWORD : value' or a section, got 'hello'"},
+        {"a.vrp", "NAME : a\nhello\n",
+         "a.vrp:2: expected 'KEYWORD : value' or a section, got 'hello'"},
         {"a.vrp", "NAME : a\nDIMENSION : 2\nCAPACITY : 3\n", "a.vrp:3: missing NODE_COORD_SECTION"},
         {"a.vrp", "NAME : a\nDIMENSION : 2\n", "a.vrp:2: missing CAPACITY"},
         {"a.txt", "X\nVEHICLE\nNUMBER CAPACITY\n0 10\n",
@@ -537,11 +538,14 @@ static void test_parse_errors(void **state)
          "a.txt:5: expected 'CUSTOMER', got 'CUSTOMERS'"},
         {"a.txt", "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10\n",
          "a.txt:7: expected 7 fields (CUST NO., X, Y, DEMAND, READY, DUE, SERVICE), got 6"},
-        {"a.txt", "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10 0\n1 1 1 1 9 5 0\n",
+        {"a.txt",
+         "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10 0\n1 1 1 1 9 5 0\n",
          "a.txt:8: bad time window [9, 5]"},
-        {"a.txt", "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10 0\n0 1 1 1 0 5 0\n",
+        {"a.txt",
+         "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10 0\n0 1 1 1 0 5 0\n",
          "a.txt:8: CUST NO. 0 appears twice"},
-        {"a.txt", "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10 0\n1 a 1 1 0 5 0\n",
+        {"a.txt",
+         "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n0 0 0 0 0 10 0\n1 a 1 1 0 5 0\n",
          "a.txt:8: bad number 'a'"},
         {"a.txt", "X\nVEHICLE\nNUMBER CAPACITY\n2 10\nCUSTOMER\nCUST\n",
          "a.txt:6: no depot row after the CUSTOMER header"},
@@ -726,10 +730,10 @@ int main(void)
         cmocka_unit_test(test_checker),
     };
     const struct CMUnitTest solver[] = {
-        cmocka_unit_test(test_brute_force_cvrp),  cmocka_unit_test(test_brute_force_vrptw),
-        cmocka_unit_test(test_determinism),       cmocka_unit_test(test_unassigned_reasons),
+        cmocka_unit_test(test_brute_force_cvrp),    cmocka_unit_test(test_brute_force_vrptw),
+        cmocka_unit_test(test_determinism),         cmocka_unit_test(test_unassigned_reasons),
         cmocka_unit_test(test_heterogeneous_fleet), cmocka_unit_test(test_haversine),
-        cmocka_unit_test(test_solve_fixture),     cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_solve_fixture),       cmocka_unit_test(test_cli),
     };
     int failed = cmocka_run_group_tests_name("vrp_parsers", parsers, NULL, NULL);
     failed += cmocka_run_group_tests_name("vrp_checker", checker, NULL, NULL);

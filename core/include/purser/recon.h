@@ -38,16 +38,26 @@ typedef enum purser_recon_category {
 static inline const char *purser_recon_category_name(purser_recon_category c)
 {
     switch (c) {
-    case PURSER_RECON_MATCHED: return "matched";
-    case PURSER_RECON_PROBABLE: return "probable";
-    case PURSER_RECON_AMOUNT_MISMATCH: return "amount_mismatch";
-    case PURSER_RECON_CURRENCY_MISMATCH: return "currency_mismatch";
-    case PURSER_RECON_MISSING_AT_PROVIDER: return "missing_at_provider";
-    case PURSER_RECON_MISSING_INTERNALLY: return "missing_internally";
-    case PURSER_RECON_DUPLICATE_AT_PROVIDER: return "duplicate_at_provider";
-    case PURSER_RECON_FEE_DISCREPANCY: return "fee_discrepancy";
-    case PURSER_RECON_PAYOUT_MISMATCH: return "payout_mismatch";
-    case PURSER_RECON_N_CATEGORIES: break;
+    case PURSER_RECON_MATCHED:
+        return "matched";
+    case PURSER_RECON_PROBABLE:
+        return "probable";
+    case PURSER_RECON_AMOUNT_MISMATCH:
+        return "amount_mismatch";
+    case PURSER_RECON_CURRENCY_MISMATCH:
+        return "currency_mismatch";
+    case PURSER_RECON_MISSING_AT_PROVIDER:
+        return "missing_at_provider";
+    case PURSER_RECON_MISSING_INTERNALLY:
+        return "missing_internally";
+    case PURSER_RECON_DUPLICATE_AT_PROVIDER:
+        return "duplicate_at_provider";
+    case PURSER_RECON_FEE_DISCREPANCY:
+        return "fee_discrepancy";
+    case PURSER_RECON_PAYOUT_MISMATCH:
+        return "payout_mismatch";
+    case PURSER_RECON_N_CATEGORIES:
+        break;
     }
     return NULL;
 }
