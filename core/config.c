@@ -262,3 +262,28 @@ void cfg_view_free(cfg_node *view)
     }
     free(view);
 }
+
+const char *cfg_value(const cfg_node *node, const purser_config_key *keys, const char *key)
+{
+    const cfg_node *n = node ? cfg_find(node, key) : NULL;
+    if (n && n->kind == CFG_SCALAR && n->value && *n->value)
+        return n->value;
+    const purser_config_key *k = cfg_key_lookup(keys, key);
+    return k ? k->default_value : NULL;
+}
+
+int64_t cfg_value_num(const cfg_node *node, const purser_config_key *keys, const char *key,
+                      purser_cfg_type type)
+{
+    int64_t v = 0;
+    const char *t = cfg_value(node, keys, key);
+    if (!t)
+        return 0;
+    if (type == PURSER_CFG_DURATION)
+        cfg_parse_duration_ms(t, &v);
+    else if (type == PURSER_CFG_SIZE)
+        cfg_parse_size(t, &v);
+    else
+        cfg_parse_int(t, &v);
+    return v;
+}

@@ -81,6 +81,16 @@ int cfg_parse_size(const char *text, int64_t *out); /* k/M/G, KiB/MiB/GiB, kB/MB
  * Returns a malloc'd string the caller frees. */
 char *cfg_resolve_path(const cfg_doc *doc, const char *value);
 
+/* The text of `key` below node (which may be NULL) when set and not empty,
+ * else the default declared for it in keys (NULL if none). Borrowed from
+ * the doc or the table. */
+const char *cfg_value(const cfg_node *node, const purser_config_key *keys, const char *key);
+
+/* cfg_value read as a number of `type` (PURSER_CFG_INT, _DURATION in ms,
+ * _SIZE in bytes); 0 when unset. The type was checked by cfg_validate. */
+int64_t cfg_value_num(const cfg_node *node, const purser_config_key *keys, const char *key,
+                      purser_cfg_type type);
+
 /* The declared key of `keys` that matches a dotted path, or NULL. */
 const purser_config_key *cfg_key_lookup(const purser_config_key *keys, const char *dotted);
 

@@ -139,32 +139,19 @@ static int jobs_check_one(const settings *s, const plugin_set *plugins, const cf
     return 0;
 }
 
-/* The job's value for key, else the table's default. */
 static const char *jobs_value(const cfg_node *job, const char *key)
 {
-    const cfg_node *n = cfg_find(job, key);
-    if (n && n->kind == CFG_SCALAR && n->value && *n->value)
-        return n->value;
-    const purser_config_key *k = cfg_key_lookup(jobs_keys, key);
-    return k ? k->default_value : NULL;
+    return cfg_value(job, jobs_keys, key);
 }
 
 static int64_t jobs_duration(const cfg_node *job, const char *key)
 {
-    int64_t v = 0;
-    const char *t = jobs_value(job, key);
-    if (t)
-        cfg_parse_duration_ms(t, &v);
-    return v;
+    return cfg_value_num(job, jobs_keys, key, PURSER_CFG_DURATION);
 }
 
 static int64_t jobs_int(const cfg_node *job, const char *key)
 {
-    int64_t v = 0;
-    const char *t = jobs_value(job, key);
-    if (t)
-        cfg_parse_int(t, &v);
-    return v;
+    return cfg_value_num(job, jobs_keys, key, PURSER_CFG_INT);
 }
 
 /* overlap, catchup and after: values the key table cannot check. */

@@ -44,11 +44,7 @@ static const purser_config_key settings_keys[] = {
 /* The text of key from the doc or its default; NULL if neither. */
 static const char *settings_text(const settings *s, const char *key)
 {
-    const cfg_node *n = s->doc ? cfg_find(s->doc->root, key) : NULL;
-    if (n && n->kind == CFG_SCALAR && n->value && *n->value)
-        return n->value;
-    const purser_config_key *k = cfg_key_lookup(settings_keys, key);
-    return k ? k->default_value : NULL;
+    return cfg_value(s->doc ? s->doc->root : NULL, settings_keys, key);
 }
 
 static char *settings_path(const settings *s, const char *key)
@@ -72,11 +68,8 @@ static char *settings_dup(const settings *s, const char *key)
 
 static int64_t settings_int(const settings *s, const char *key, int duration)
 {
-    int64_t v = 0;
-    const char *t = settings_text(s, key);
-    if (t)
-        (void)(duration ? cfg_parse_duration_ms(t, &v) : cfg_parse_int(t, &v));
-    return v;
+    return cfg_value_num(s->doc ? s->doc->root : NULL, settings_keys, key,
+                         duration ? PURSER_CFG_DURATION : PURSER_CFG_INT);
 }
 
 /* The core's keys are validated apart from the plugins' own blocks

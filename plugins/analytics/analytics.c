@@ -255,10 +255,10 @@ static purser_status an_run(void *state, purser_ctx *ctx, const purser_run_info 
     }
     if (fatal)
         s = PURSER_ERROR;
-    int done = 0, todo = 0;
+    int done = 0, wanted = 0;
     long rows = 0;
     for (size_t i = 0; i < defs.count; i++)
-        todo += defs.items[i].valid && an_selected(list, defs.items[i].report);
+        wanted += defs.items[i].valid && an_selected(list, defs.items[i].report);
     char names[1024] = "";
     for (size_t i = 0; s == PURSER_OK && i < defs.count; i++) {
         an_def *d = &defs.items[i];
@@ -277,7 +277,7 @@ static purser_status an_run(void *state, purser_ctx *ctx, const purser_run_info 
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
                      done > 1 ? ", " : "", d->report);
             h->metric_add(ctx, "reports_rendered_total", 1);
-            h->progress(ctx, (uint64_t)done, (uint64_t)todo, "reports");
+            h->progress(ctx, (uint64_t)done, (uint64_t)wanted, "reports");
         }
     }
     if (s == PURSER_OK)

@@ -455,7 +455,7 @@ int an_match_columns(const an_def *def, an_sheet *sh, const PGresult *desc, an_e
 
 /* ---- the database check ------------------------------------------------------- */
 
-/* Placeholder values for EXPLAIN of parameters with no default. */
+/* Stand-in values for EXPLAIN of parameters with no default. */
 static const char *an_sample(an_ptype t, const char *date)
 {
     switch (t) {

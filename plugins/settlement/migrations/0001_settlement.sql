@@ -387,7 +387,7 @@ WITH adj AS (
       JOIN settlement_lines sale ON sale.order_item_id = sh.id AND sale.payment_id IS NULL
      WHERE NOT EXISTS (SELECT 1 FROM settlement_lines x
                         WHERE x.order_item_id = sh.id AND x.payment_id = sh.payment_id)
-), todo AS (
+), unsettled AS (
     SELECT pe.*,
            coalesce((SELECT sum(x.refund_minor) FROM settlement_lines x
                       WHERE x.order_item_id = pe.id AND x.kind = 'refund'), 0)
@@ -406,5 +406,5 @@ SELECT t.seller_id, t.currency, t.kind, t.order_id, t.id, t.payment_id, t.occurr
        t.fee_share, t.dfee_source,
        CASE WHEN t.kind = 'refund' THEN t.share ELSE 0 END,
        CASE WHEN t.kind = 'chargeback' THEN t.share ELSE 0 END
-  FROM todo t
+  FROM unsettled t
 $$;
