@@ -2,6 +2,7 @@
 #   make            build build/purser and build/plugins/*.so
 #   make deps       install missing Debian packages (apt-get, as root)
 #   make test       unit + integration tests against a throwaway PostgreSQL
+#                   (TESTS=WORD runs only the tests whose name contains WORD)
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make demo       embedded database, migrations, sample traffic, nightly jobs
 #   make bench      benchmarks, each printed with its ratio to a baseline
@@ -127,7 +128,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB_OBJ) $$($$(notdir $$@)_EXTRA
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $($(notdir $@)_LIBS) $(TEST_LIBS) -o $@
 
-TEST_ENV = PURSER_BUILD=$(BUILD) PURSER_FIXTURES=$(FIXTURES) SANITIZE=$(SANITIZE) \
+TEST_ENV = PURSER_BUILD=$(BUILD) PURSER_FIXTURES=$(FIXTURES) SANITIZE=$(SANITIZE) PURSER_TESTS=$(TESTS) \
            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:handle_segv=0 UBSAN_OPTIONS=print_stacktrace=1
 
 test: all $(TEST_PLUGINS) $(UNIT_BIN) $(INTEG_BIN)
