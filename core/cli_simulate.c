@@ -16,6 +16,7 @@ static const char sim_usage[] =
     "usage: purser simulate [--orders N] [--days D] [--sellers S] [--buyers B] [--agents A]\n"
     "                       [--seed N] [--start YYYY-MM-DD] [--out DIR]\n"
     "                       [--discrepancy-rate R] [--append]\n"
+    "                       [--via db|http] [--url URL] [--token T] [--connections N]\n"
     "  --orders N            orders to generate (default 10000)\n"
     "  --days D              spread over D days from --start (default 30)\n"
     "  --sellers S           sellers, at least 5 (default 200)\n"
@@ -25,7 +26,13 @@ static const char sim_usage[] =
     "  --start YYYY-MM-DD    first simulated day, UTC (default 2025-01-01)\n"
     "  --out DIR             provider reports and answer-key.csv (default var/simulated)\n"
     "  --discrepancy-rate R  share of report rows altered per kind, 0..0.1 (default 0.01)\n"
-    "  --append              add to a store that already holds data\n";
+    "  --append              add to a store that already holds data\n"
+    "  --via db|http         db: bulk COPY (default); http: send the traffic through the\n"
+    "                        intake's API of a running `purser serve`/`daemon`\n"
+    "  --url URL             the intake's address (default http://127.0.0.1:8080)\n"
+    "  --token T             an intake token (`purser token create`); default\n"
+    "                        $PURSER_INTAKE_TOKEN\n"
+    "  --connections N       requests in flight at once with --via http (default 8)\n";
 
 static int sim_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -41,7 +48,8 @@ static int sim_parse_u64(const char *opt, const char *v, uint64_t min, uint64_t 
     return 0;
 }
 
-static int sim_parse_args(int argc, char **argv, sim_options *o)
+static int sim_parse_args(int argc, char **argv, sim_options *o, sim_http_options *h,
+                          bool *via_http)
 {
     static const struct option opts[] = {
         {"orders", required_argument, NULL, 'o'},
@@ -54,6 +62,10 @@ static int sim_parse_args(int argc, char **argv, sim_options *o)
         {"out", required_argument, NULL, 'O'},
         {"discrepancy-rate", required_argument, NULL, 'r'},
         {"append", no_argument, NULL, 'A'},
+        {"via", required_argument, NULL, 'v'},
+        {"url", required_argument, NULL, 'u'},
+        {"token", required_argument, NULL, 'T'},
+        {"connections", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -66,6 +78,11 @@ static int sim_parse_args(int argc, char **argv, sim_options *o)
                        .out_dir = "var/simulated",
                        .discrepancy_rate = 0.01};
     snprintf(o->start_date, sizeof o->start_date, "2025-01-01");
+    *h = (sim_http_options){.url = "http://127.0.0.1:8080",
+                            .token = getenv("PURSER_INTAKE_TOKEN"),
+                            .connections = 8,
+                            .timeout_ms = 30000};
+    *via_http = false;
     uint64_t v;
     int ch;
     optind = 1;
@@ -125,6 +142,32 @@ static int sim_parse_args(int argc, char **argv, sim_options *o)
         case 'A':
             o->append = true;
             break;
+        case 'v':
+            if (strcmp(optarg, "db") != 0 && strcmp(optarg, "http") != 0) {
+                log_error("--via '%s': expected db or http", optarg);
+                return 2;
+            }
+            *via_http = optarg[0] == 'h';
+            break;
+        case 'u': {
+            size_t n = strlen(optarg);
+            while (n && optarg[n - 1] == '/')
+                optarg[--n] = '\0';
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                log_error("--url '%s': expected http://HOST:PORT or https://...", optarg);
+                return 2;
+            }
+            h->url = optarg;
+            break;
+        }
+        case 'T':
+            h->token = optarg;
+            break;
+        case 'c':
+            if (sim_parse_u64("--connections", optarg, 1, 256, &v))
+                return 2;
+            h->connections = (int)v;
+            break;
         case 'h':
             fputs(sim_usage, stdout);
             return 1;
@@ -138,6 +181,11 @@ static int sim_parse_args(int argc, char **argv, sim_options *o)
         fputs(sim_usage, stderr);
         return 2;
     }
+    if (*via_http && (!h->token || !*h->token)) {
+        log_error("simulate --via http needs an intake token: --token T or $PURSER_INTAKE_TOKEN "
+                  "(create one with `purser token create NAME`)");
+        return 2;
+    }
     o->start = sim_parse_date(o->start_date);
     return 0;
 }
@@ -146,7 +194,9 @@ int cli_simulate(cli_options *o, int argc, char **argv)
 {
     sim_world w;
     memset(&w, 0, sizeof w);
-    int rc = sim_parse_args(argc, argv, &w.opt);
+    sim_http_options http;
+    bool via_http;
+    int rc = sim_parse_args(argc, argv, &w.opt, &http, &via_http);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if ((rc = cli_load_settings(o)) != 0)
@@ -171,7 +221,8 @@ int cli_simulate(cli_options *o, int argc, char **argv)
                  (unsigned long long)w.opt.orders, w.opt.days, w.opt.start_date,
                  (unsigned long long)w.opt.seed, w.opt.sellers, (size_t)w.n_products, w.opt.buyers,
                  w.opt.agents, w.n_depots);
-        rc = sim_load(c, &w, &settled, &counts, err, sizeof err);
+        rc = via_http ? sim_http_load(c, &w, &http, &settled, &counts, err, sizeof err)
+                      : sim_load(c, &w, &settled, &counts, err, sizeof err);
     }
     double t_load = monotonic_seconds() - t0;
     if (rc == 0) {

@@ -188,6 +188,55 @@ void sim_format_time(int64_t t, char *buf);
 /* Parse YYYY-MM-DD into unix seconds at 00:00 UTC; -1 when invalid. */
 int64_t sim_parse_date(const char *s);
 
+/* ---- the world as rows (sim_rows.c) ------------------------------------- */
+
+enum { SIM_P_DEPOT, SIM_P_SELLER, SIM_P_BUYER, SIM_P_AGENT, SIM_P_PRODUCT };
+
+/* One depot, seller, buyer, delivery agent or product; which fields mean
+ * something depends on kind. Strings are the row's own or static. */
+typedef struct sim_party {
+    int kind;
+    uint32_t index; /* in its kind, 0-based */
+    int64_t id;
+    char ref[48]; /* depot code, seller/buyer external_ref, product SKU */
+    char name[96];
+    char email[64];       /* buyer */
+    int cur;              /* seller, buyer, product: index into sim_currencies */
+    int64_t seller_id;    /* product */
+    char seller_ref[48];  /* product */
+    const char *category; /* product */
+    int64_t depot_id;     /* agent's home depot */
+    const char *shift_start, *shift_end;
+    int64_t commission_bp, commission_fixed, commission_min; /* seller */
+    int64_t price, weight_g, capacity_g;
+    int32_t lat, lon; /* depot, micro-degrees */
+    int64_t created_at;
+} sim_party;
+
+/* Called for every row in order (depots, sellers, buyers, agents,
+ * products); a non-zero return stops the walk. */
+typedef int (*sim_party_fn)(void *arg, const sim_party *p);
+int sim_parties(const sim_world *w, sim_party_fn fn, void *arg);
+
+/* Names derived from indexes (buffers of 48 bytes). */
+void sim_depot_code(const sim_world *w, uint32_t depot, char *buf);
+void sim_seller_ref(const sim_world *w, uint32_t seller, char *buf);
+void sim_product_sku(const sim_world *w, uint32_t product, char *buf);
+
+/* Count what an open order holds in w->reserved; call once per order,
+ * before sim_stock. */
+void sim_order_reserve(sim_world *w, const sim_order *o);
+
+typedef struct sim_stock_row {
+    uint32_t product, depot; /* indexes */
+    int64_t product_id, depot_id;
+    int64_t on_hand, reserved, safety_stock, updated_at;
+} sim_stock_row;
+
+typedef int (*sim_stock_fn)(void *arg, const sim_stock_row *s);
+/* Stock per product and warehouse, from w->reserved. */
+int sim_stock(const sim_world *w, sim_stock_fn fn, void *arg);
+
 /* ---- loading (sim_copy.c) ----------------------------------------------- */
 
 /* Settled provider events (succeeded captures, refunds, chargebacks),
@@ -203,6 +252,10 @@ typedef struct sim_settled_list {
     size_t n, cap;
 } sim_settled_list;
 
+/* Remember a settled provider event (succeeded capture, refund or
+ * chargeback); others are ignored. */
+void sim_settled_add(sim_settled_list *l, const sim_order *o, const sim_payment *p);
+
 typedef struct sim_counts {
     uint64_t orders, items, payments, deliveries, events, other;
 } sim_counts;
@@ -210,9 +263,32 @@ typedef struct sim_counts {
 /* Check that the store exists (and is empty unless append), read the id
  * bases into w->base. 0, or -1 with a message in err. */
 int sim_store_check(PGconn *c, bool append, sim_bases *base, char *err, size_t errlen);
+/* Load the parties by COPY: all of them, or with only_back_office the
+ * depots and delivery agents (storefronts never send those). */
+int sim_load_parties(PGconn *c, const sim_world *w, bool only_back_office, sim_counts *n, char *err,
+                     size_t errlen);
 /* Load everything in one transaction; fills settled and counts. */
 int sim_load(PGconn *c, sim_world *w, sim_settled_list *settled, sim_counts *counts, char *err,
              size_t errlen);
+
+/* Give each table's id sequence its next free value after a load with
+ * explicit ids. */
+int sim_set_sequences(PGconn *c, char *err, size_t errlen);
+
+/* ---- through the storefront API (sim_http.c) ----------------------------- */
+
+typedef struct sim_http_options {
+    const char *url;   /* "http://127.0.0.1:8080", no trailing slash; borrowed */
+    const char *token; /* an intake bearer token; borrowed */
+    int connections;   /* requests in flight at once */
+    long timeout_ms;   /* per request */
+} sim_http_options;
+
+/* Load depots and delivery agents by COPY (committed), then send
+ * everything else through the intake; fills settled and counts like
+ * sim_load. 0, or -1 with err naming the request that failed. */
+int sim_http_load(PGconn *c, sim_world *w, const sim_http_options *opt, sim_settled_list *settled,
+                  sim_counts *counts, char *err, size_t errlen);
 
 /* ---- the outside world's files (sim_providers.c) ------------------------ */
 

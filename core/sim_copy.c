@@ -216,153 +216,141 @@ int sim_store_check(PGconn *c, bool append, sim_bases *base, char *err, size_t e
 
 /* ---- the world ------------------------------------------------------------- */
 
-static int sim_load_world(PGconn *c, sim_world *w, sim_counts *n, char *err, size_t errlen)
-{
-    static const char *const seller_kind[SIM_NCUR] = {"GmbH", "Inc.", "Ltd", "K.K.", "W.L.L."};
-    static const char *const first[] = {"Anna",   "Ben",    "Clara", "David", "Emma", "Felix",
-                                        "Greta",  "Hannah", "Jonas", "Lea",   "Mia",  "Noah",
-                                        "Olivia", "Paul",   "Sofia", "Yuki",  "Omar", "Aisha"};
-    static const char *const last[] = {"Müller", "Schmidt", "Schneider", "Fischer", "Weber",
-                                       "Meyer",  "Wagner",  "Becker",    "Smith",   "Jones",
-                                       "Tanaka", "Sato",    "Al-Sabah",  "Brown",   "Hoffmann"};
-    static const int64_t fixed[SIM_NCUR] = {30, 30, 25, 50, 100};
-    sim_rng r;
-    sim_rng_seed(&r, w->opt.seed, 2);
+static const struct {
+    const char *table, *columns;
+} sim_party_tables[] = {
+    [SIM_P_DEPOT] = {"depots", "id, code, name, latitude, longitude"},
+    [SIM_P_SELLER] = {"sellers", "id, external_ref, name, currency, commission_bp, "
+                                 "commission_fixed_minor, commission_min_minor, created_at"},
+    [SIM_P_BUYER] = {"buyers", "id, external_ref, email, name, country, created_at"},
+    [SIM_P_AGENT] = {"delivery_agents", "id, name, home_depot_id, shift_start, shift_end, "
+                                        "vehicle_capacity_grams, active"},
+    [SIM_P_PRODUCT] = {"products", "id, seller_id, sku, name, category, price_minor, currency, "
+                                   "weight_grams, created_at"},
+};
+
+/* State of the walk over the parties: one COPY per kind, switched when
+ * the kind changes. */
+typedef struct sim_party_load {
+    PGconn *conn;
     sim_copy cp;
-    char tmp[160];
-    const sim_bases *b = &w->base;
-    if (sim_copy_begin(&cp, c, "depots", "id, code, name, latitude, longitude", err, errlen))
-        return -1;
-    for (uint32_t d = 0; d < w->n_depots; d++) {
-        sim_copy_int(&cp, b->depot + 1 + d);
-        snprintf(tmp, sizeof tmp, "BER-%02lld", (long long)(b->depot + 1 + d));
-        sim_copy_str(&cp, tmp);
-        snprintf(tmp, sizeof tmp, "Berlin depot %lld", (long long)(b->depot + 1 + d));
-        sim_copy_str(&cp, tmp);
-        sim_copy_coord(&cp, w->depot_lat[d]);
-        sim_copy_coord(&cp, w->depot_lon[d]);
-        sim_copy_row_end(&cp);
+    int kind; /* of the open COPY, -1 before the first */
+    sim_counts *n;
+    char *err;
+    size_t errlen;
+} sim_party_load;
+
+static int sim_party_row(void *arg, const sim_party *p)
+{
+    sim_party_load *l = arg;
+    sim_copy *cp = &l->cp;
+    if (p->kind != l->kind) {
+        if (l->kind >= 0) {
+            l->n->other += cp->rows;
+            if (sim_copy_end(cp, l->err, l->errlen))
+                return -1;
+        }
+        l->kind = p->kind;
+        if (sim_copy_begin(cp, l->conn, sim_party_tables[p->kind].table,
+                           sim_party_tables[p->kind].columns, l->err, l->errlen)) {
+            l->kind = -1;
+            return -1;
+        }
     }
-    n->other += cp.rows;
-    if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "sellers",
-                       "id, external_ref, name, currency, commission_bp, "
-                       "commission_fixed_minor, commission_min_minor, created_at",
-                       err, errlen))
-        return -1;
-    for (uint32_t s = 0; s < w->opt.sellers; s++) {
-        int cur = w->seller_cur[s];
-        sim_copy_int(&cp, b->seller + 1 + s);
-        snprintf(tmp, sizeof tmp, "seller-%06lld", (long long)(b->seller + 1 + s));
-        sim_copy_str(&cp, tmp);
-        snprintf(tmp, sizeof tmp, "%s %s %s", last[sim_rng_below(&r, 15)],
-                 sim_categories[w->products[w->seller_first_product[s]].category],
-                 seller_kind[cur]);
-        sim_copy_str(&cp, tmp);
-        sim_copy_str(&cp, sim_currencies[cur].code);
-        sim_copy_int(&cp, 500 + 50 * (int64_t)sim_rng_below(&r, 31));
-        sim_copy_int(&cp, sim_rng_below(&r, 3) == 0 ? fixed[cur] : 0);
-        sim_copy_int(&cp, sim_rng_below(&r, 4) == 0 ? 2 * fixed[cur] : 0);
-        sim_copy_time(&cp, w->opt.start - 86400 - (int64_t)sim_rng_below(&r, 365 * 86400));
-        sim_copy_row_end(&cp);
+    sim_copy_int(cp, p->id);
+    switch (p->kind) {
+    case SIM_P_DEPOT:
+        sim_copy_str(cp, p->ref);
+        sim_copy_str(cp, p->name);
+        sim_copy_coord(cp, p->lat);
+        sim_copy_coord(cp, p->lon);
+        break;
+    case SIM_P_SELLER:
+        sim_copy_str(cp, p->ref);
+        sim_copy_str(cp, p->name);
+        sim_copy_str(cp, sim_currencies[p->cur].code);
+        sim_copy_int(cp, p->commission_bp);
+        sim_copy_int(cp, p->commission_fixed);
+        sim_copy_int(cp, p->commission_min);
+        sim_copy_time(cp, p->created_at);
+        break;
+    case SIM_P_BUYER:
+        sim_copy_str(cp, p->ref);
+        sim_copy_str(cp, p->email);
+        sim_copy_str(cp, p->name);
+        sim_copy_str(cp, sim_currencies[p->cur].country);
+        sim_copy_time(cp, p->created_at);
+        break;
+    case SIM_P_AGENT:
+        sim_copy_str(cp, p->name);
+        sim_copy_int(cp, p->depot_id);
+        sim_copy_str(cp, p->shift_start);
+        sim_copy_str(cp, p->shift_end);
+        sim_copy_int(cp, p->capacity_g);
+        sim_copy_str(cp, "t");
+        break;
+    case SIM_P_PRODUCT:
+        sim_copy_int(cp, p->seller_id);
+        sim_copy_str(cp, p->ref);
+        sim_copy_str(cp, p->name);
+        sim_copy_str(cp, p->category);
+        sim_copy_int(cp, p->price);
+        sim_copy_str(cp, sim_currencies[p->cur].code);
+        sim_copy_int(cp, p->weight_g);
+        sim_copy_time(cp, p->created_at);
+        break;
     }
-    n->other += cp.rows;
-    if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "buyers", "id, external_ref, email, name, country, created_at", err,
-                       errlen))
-        return -1;
-    for (uint32_t i = 0; i < w->opt.buyers; i++) {
-        long long id = (long long)(b->buyer + 1 + i);
-        sim_copy_int(&cp, id);
-        snprintf(tmp, sizeof tmp, "buyer-%08lld", id);
-        sim_copy_str(&cp, tmp);
-        snprintf(tmp, sizeof tmp, "buyer%lld@example.com", id);
-        sim_copy_str(&cp, tmp);
-        snprintf(tmp, sizeof tmp, "%s %s", first[sim_rng_below(&r, 18)],
-                 last[sim_rng_below(&r, 15)]);
-        sim_copy_str(&cp, tmp);
-        sim_copy_str(&cp, sim_currencies[w->buyer_cur[i]].country);
-        sim_copy_time(&cp, w->opt.start - 86400 - (int64_t)sim_rng_below(&r, 3 * 365 * 86400));
-        sim_copy_row_end(&cp);
+    sim_copy_row_end(cp);
+    return 0;
+}
+
+static int sim_party_back_office(void *arg, const sim_party *p)
+{
+    return p->kind == SIM_P_DEPOT || p->kind == SIM_P_AGENT ? sim_party_row(arg, p) : 0;
+}
+
+/* Load the parties (all of them, or only the depots and delivery agents,
+ * which storefronts never send) by COPY. */
+int sim_load_parties(PGconn *c, const sim_world *w, bool only_back_office, sim_counts *n, char *err,
+                     size_t errlen)
+{
+    sim_party_load l = {.conn = c, .kind = -1, .n = n, .err = err, .errlen = errlen};
+    int rc = sim_parties(w, only_back_office ? sim_party_back_office : sim_party_row, &l);
+    if (l.kind >= 0) {
+        n->other += l.cp.rows;
+        if (rc != 0) {
+            free(l.cp.buf);
+            PQputCopyEnd(c, "stopped");
+            PQclear(PQgetResult(c));
+        } else {
+            rc = sim_copy_end(&l.cp, err, errlen);
+        }
     }
-    n->other += cp.rows;
-    if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "delivery_agents",
-                       "id, name, home_depot_id, shift_start, "
-                       "shift_end, vehicle_capacity_grams, active",
-                       err, errlen))
-        return -1;
-    for (uint32_t a = 0; a < w->opt.agents; a++) {
-        static const char *const shifts[][2] = {
-            {"06:00", "14:00"}, {"08:00", "16:00"}, {"12:00", "20:00"}};
-        int sh = (int)sim_rng_below(&r, 3);
-        sim_copy_int(&cp, b->agent + 1 + a);
-        snprintf(tmp, sizeof tmp, "%s %s", first[sim_rng_below(&r, 18)],
-                 last[sim_rng_below(&r, 15)]);
-        sim_copy_str(&cp, tmp);
-        sim_copy_int(&cp, b->depot + 1 + w->agent_depot[a]);
-        sim_copy_str(&cp, shifts[sh][0]);
-        sim_copy_str(&cp, shifts[sh][1]);
-        sim_copy_int(&cp, 1000 * (300 + 50 * (int64_t)sim_rng_below(&r, 11)));
-        sim_copy_str(&cp, "t");
-        sim_copy_row_end(&cp);
-    }
-    n->other += cp.rows;
-    if (sim_copy_end(&cp, err, errlen) ||
-        sim_copy_begin(&cp, c, "products",
-                       "id, seller_id, sku, name, category, price_minor, "
-                       "currency, weight_grams, created_at",
-                       err, errlen))
-        return -1;
-    for (uint32_t i = 0; i < w->n_products; i++) {
-        const sim_product *p = &w->products[i];
-        uint32_t j = i - w->seller_first_product[p->seller];
-        sim_copy_int(&cp, b->product + 1 + i);
-        sim_copy_int(&cp, b->seller + 1 + p->seller);
-        snprintf(tmp, sizeof tmp, "%.3s-%05u", sim_categories[p->category], 1000 + j);
-        for (char *q = tmp; *q && *q != '-'; q++)
-            *q = (char)(*q - 'a' + 'A');
-        sim_copy_str(&cp, tmp);
-        snprintf(tmp, sizeof tmp, "%s item %u", sim_categories[p->category], j + 1);
-        sim_copy_str(&cp, tmp);
-        sim_copy_str(&cp, sim_categories[p->category]);
-        sim_copy_int(&cp, p->price);
-        sim_copy_str(&cp, sim_currencies[p->cur].code);
-        sim_copy_int(&cp, p->weight_g);
-        sim_copy_time(&cp, w->opt.start - 86400 - (int64_t)sim_rng_below(&r, 365 * 86400));
-        sim_copy_row_end(&cp);
-    }
-    n->other += cp.rows;
-    return sim_copy_end(&cp, err, errlen);
+    return rc;
+}
+
+static int sim_stock_row_copy(void *arg, const sim_stock_row *s)
+{
+    sim_copy *cp = arg;
+    sim_copy_int(cp, s->product_id);
+    sim_copy_int(cp, s->depot_id);
+    sim_copy_int(cp, s->on_hand);
+    sim_copy_int(cp, s->reserved);
+    sim_copy_int(cp, s->safety_stock);
+    sim_copy_time(cp, s->updated_at);
+    sim_copy_row_end(cp);
+    return 0;
 }
 
 static int sim_load_inventory(PGconn *c, sim_world *w, sim_counts *n, char *err, size_t errlen)
 {
-    sim_rng r;
-    sim_rng_seed(&r, w->opt.seed, 3);
     sim_copy cp;
     if (sim_copy_begin(&cp, c, "inventory",
                        "product_id, warehouse_id, on_hand, reserved, "
                        "safety_stock, updated_at",
                        err, errlen))
         return -1;
-    for (uint32_t i = 0; i < w->n_products; i++) {
-        const sim_product *p = &w->products[i];
-        int64_t reserved = w->reserved[i];
-        /* about 1% oversold: on hand below what open orders hold */
-        int64_t on_hand =
-            sim_rng_below(&r, 100) == 0 ? reserved / 2 : reserved + (int64_t)sim_rng_below(&r, 200);
-        int second = sim_rng_below(&r, 10) < 3 && w->n_depots > 1;
-        for (int k = 0; k <= second; k++) {
-            sim_copy_int(&cp, w->base.product + 1 + i);
-            sim_copy_int(&cp, w->base.depot + 1 + (p->warehouse + k) % w->n_depots);
-            sim_copy_int(&cp, k ? (int64_t)sim_rng_below(&r, 100) : on_hand);
-            sim_copy_int(&cp, k ? 0 : reserved);
-            sim_copy_int(&cp, (int64_t)sim_rng_below(&r, 11));
-            sim_copy_time(&cp, w->end - 1 - (int64_t)sim_rng_below(&r, 86400));
-            sim_copy_row_end(&cp);
-        }
-    }
+    sim_stock(w, sim_stock_row_copy, &cp);
     n->other += cp.rows;
     return sim_copy_end(&cp, err, errlen);
 }
@@ -385,16 +373,6 @@ static const struct {
                    "delivered_at"},
     {"delivery_events", "delivery_id, seq, status, at, agent_id, note"},
 };
-
-static void sim_settle(sim_settled_list *l, const sim_order *o, const sim_payment *p)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 4096;
-        l->items = xrealloc(l->items, l->cap * sizeof *l->items);
-    }
-    l->items[l->n++] = (sim_settled){p->at,       p->id,   o->id,  p->amount, p->fee,
-                                     o->provider, p->kind, o->cur, o->source, o->buyer};
-}
 
 static void sim_emit(sim_copy *cp, int table, sim_world *w, const sim_order *o,
                      sim_settled_list *settled)
@@ -431,9 +409,8 @@ static void sim_emit(sim_copy *cp, int table, sim_world *w, const sim_order *o,
             sim_copy_int(cp, l->unit_price);
             sim_copy_int(cp, l->total);
             sim_copy_row_end(cp);
-            if (o->status == SIM_ORD_PLACED || o->status == SIM_ORD_PAID)
-                w->reserved[l->product] += l->qty;
         }
+        sim_order_reserve(w, o);
         break;
     case SIM_T_PAYMENTS:
         for (int i = 0; i < o->n_payments; i++) {
@@ -457,8 +434,7 @@ static void sim_emit(sim_copy *cp, int table, sim_world *w, const sim_order *o,
             else
                 sim_copy_null(cp);
             sim_copy_row_end(cp);
-            if (p->kind != SIM_AUTH && p->status == SIM_SUCCEEDED)
-                sim_settle(settled, o, p);
+            sim_settled_add(settled, o, p);
         }
         break;
     case SIM_T_DELIVERIES:
@@ -607,7 +583,7 @@ static int sim_ddl_run(PGconn *c, char **stmts, int n, bool reverse, char *err, 
     return 0;
 }
 
-static int sim_set_sequences(PGconn *c, char *err, size_t errlen)
+int sim_set_sequences(PGconn *c, char *err, size_t errlen)
 {
     for (const char *const *t = sim_store_tables; *t; t++) {
         if (strcmp(*t, "inventory") == 0 || strcmp(*t, "delivery_events") == 0)
@@ -646,7 +622,7 @@ int sim_load(PGconn *c, sim_world *w, sim_settled_list *settled, sim_counts *cou
                          err, errlen);
     }
     if (rc == 0)
-        rc = sim_load_world(c, w, counts, err, errlen);
+        rc = sim_load_parties(c, w, false, counts, err, errlen);
     progress_start(&pg, "simulate", w->opt.orders * SIM_NT, "order passes");
     uint64_t *rows[SIM_NT] = {&counts->orders, &counts->items, &counts->payments,
                               &counts->deliveries, &counts->events};

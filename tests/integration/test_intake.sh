@@ -227,12 +227,14 @@ check 422 '"field":"currency"' "a payment in another currency than its order: 42
 req POST /v1/deliveries/W-1/events -d '{"status":"picked_up","at":"2025-01-02T08:10:00Z"}'
 check 422 '"field":"agent_id"' "picked up without any agent: 422"
 req POST /v1/deliveries/W-1/events -d '{"status":"picked_up","at":"2025-01-02T08:10:00Z","agent_id":1}'
-check 201 '"seq":1' "POST /v1/deliveries/{order_ref}/events"
+check 201 '"seq":2' "POST /v1/deliveries/{order_ref}/events (seq 1 is the 'pending' the order opened)"
 req POST /v1/deliveries/W-1/events -d '{"status":"picked_up","at":"2025-01-02T08:10:00Z","agent_id":1}'
 check 200 '"created":false' "the same event again: not appended twice"
 req POST /v1/deliveries/W-1/events -d '{"status":"delivered","at":"2025-01-02T09:10:00Z"}'
-check 201 '"seq":2' "delivered"
-same "$(q "SELECT d.status || ' ' || d.agent_id || ' ' || (d.delivered_at = '2025-01-02T09:10:00Z') || ' ' || (SELECT count(*) FROM delivery_events WHERE delivery_id = d.id) FROM deliveries d JOIN orders o ON o.id = d.order_id WHERE o.external_ref = 'W-1'")" "delivered 1 true 2" "the delivery's state follows its events"
+check 201 '"seq":3' "delivered"
+same "$(q "SELECT d.status || ' ' || d.agent_id || ' ' || (d.delivered_at = '2025-01-02T09:10:00Z') || ' ' || (SELECT count(*) FROM delivery_events WHERE delivery_id = d.id) FROM deliveries d JOIN orders o ON o.id = d.order_id WHERE o.external_ref = 'W-1'")" "delivered 1 true 3" "the delivery's state follows its events"
+same "$(q "SELECT string_agg(e.status, ' ' ORDER BY e.seq) || ' ' || bool_and(e.seq > 1 OR e.at = o.placed_at) FROM delivery_events e JOIN deliveries d ON d.id = e.delivery_id JOIN orders o ON o.id = d.order_id WHERE o.external_ref = 'W-1'")" "pending picked_up delivered true" \
+    "a delivery's history opens with 'pending' at the order's time"
 req POST /v1/deliveries/W-1/events -d '{"status":"lost","at":"2025-01-02T09:10:00Z"}'
 check 400 '"field":"status"' "an unknown delivery status: 400"
 

@@ -116,4 +116,69 @@ same "$(sql "$A" "SELECT count(*) FROM orders")" 6000 "appended orders are added
 same "$(sql "$A" "SELECT nextval(pg_get_serial_sequence('orders', 'id')) > max(id) FROM orders")" t \
     "identity sequences continue after the loaded ids"
 
+# --- --via http: a day of traffic through the intake ends as the same store ----------------
+DAY="--orders 1500 --days 1 --sellers 30 --buyers 600 --agents 20 --start 2025-05-01 --seed 11"
+VD=$(fresh_db purser_sim_via_db)
+VH=$(fresh_db purser_sim_via_http)
+HPORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$T_TMP/http.yaml" <<YAML
+database:
+  url: "$VH"
+plugins:
+  dir: $PWD/$PURSER_BUILD/plugins
+jobs:
+  dir: $T_TMP/no-jobs
+http:
+  listen: 127.0.0.1:$HPORT
+YAML
+mkdir -p "$T_TMP/no-jobs"
+unset PURSER_DATABASE_URL
+env PURSER_DATABASE_URL="$VD" "$PURSER" migrate >/dev/null 2>&1
+"$PURSER" -c "$T_TMP/http.yaml" migrate >/dev/null 2>&1
+TOKEN=$("$PURSER" -c "$T_TMP/http.yaml" token create simulator 2>/dev/null | tail -n 1)
+"$PURSER" -c "$T_TMP/http.yaml" serve >"$T_TMP/serve.log" 2>&1 &
+SERVE=$!
+trap 'kill $SERVE 2>/dev/null' EXIT
+i=0; until curl -sf "http://127.0.0.1:$HPORT/healthz" >/dev/null || [ $i -ge 75 ]; do sleep 0.2; i=$((i + 1)); done
+expect_out 2 "needs an intake token" "--via http without a token says how to get one" \
+    env -u PURSER_INTAKE_TOKEN PURSER_DATABASE_URL="$VH" "$PURSER" simulate --via http
+expect_out 2 "--via 'ftp': expected db or http" "an unknown --via is refused" \
+    env PURSER_DATABASE_URL="$VH" "$PURSER" simulate --via ftp
+VX=$(fresh_db purser_sim_via_x)
+env PURSER_DATABASE_URL="$VX" "$PURSER" migrate >/dev/null 2>&1
+# shellcheck disable=SC2086
+expect_out 1 "PUT /v1/sellers/seller-[0-9]+ answered 401: .*unauthorized" "a wrong token stops at the first request, naming it" \
+    env PURSER_DATABASE_URL="$VX" "$PURSER" simulate $DAY --via http --url "http://127.0.0.1:$HPORT" --token nope --out "$T_TMP/vx"
+# shellcheck disable=SC2086
+expect_out 0 "loaded [0-9]+ rows" "a day of traffic loads with --via db" \
+    env PURSER_DATABASE_URL="$VD" "$PURSER" simulate $DAY --out "$T_TMP/vd"
+# shellcheck disable=SC2086
+expect_out 0 "requests to http" "the same day through the intake with --via http" \
+    env PURSER_DATABASE_URL="$VH" PURSER_INTAKE_TOKEN="$TOKEN" "$PURSER" simulate $DAY --via http --url "http://127.0.0.1:$HPORT/" --out "$T_TMP/vh"
+T_OUT=$(cat "$T_TMP/serve.log"); grep -q '"status":5' "$T_TMP/serve.log" && t_fail "no 5xx answered during the replay" "$(grep '"status":5' "$T_TMP/serve.log" | head -3)" || t_ok "no 5xx answered during the replay"
+kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null
+# row counts and money totals, per table and currency
+store_totals() {
+    sql "$1" "
+      SELECT 'depots ' || count(*) FROM depots UNION ALL
+      SELECT 'delivery_agents ' || count(*) FROM delivery_agents UNION ALL
+      SELECT 'sellers ' || count(*) || ' ' || sum(commission_bp) || ' ' || sum(commission_fixed_minor) || ' ' || sum(commission_min_minor) FROM sellers UNION ALL
+      SELECT 'buyers ' || count(*) FROM buyers UNION ALL
+      (SELECT 'products ' || currency || ' ' || count(*) || ' ' || sum(price_minor) || ' ' || sum(weight_grams) FROM products GROUP BY currency ORDER BY currency) UNION ALL
+      SELECT 'inventory ' || count(*) || ' ' || sum(on_hand) || ' ' || sum(reserved) || ' ' || sum(safety_stock) FROM inventory UNION ALL
+      (SELECT 'orders ' || currency || ' ' || status || ' ' || count(*) || ' ' || sum(items_minor) || ' ' || sum(shipping_minor) || ' ' || sum(tax_minor) || ' ' || sum(discount_minor) || ' ' || sum(total_minor) FROM orders GROUP BY currency, status ORDER BY 1) UNION ALL
+      (SELECT 'order_items ' || currency || ' ' || count(*) || ' ' || sum(quantity) || ' ' || sum(line_total_minor) FROM order_items GROUP BY currency ORDER BY currency) UNION ALL
+      (SELECT 'payments ' || provider || ' ' || kind || ' ' || status || ' ' || currency || ' ' || count(*) || ' ' || sum(amount_minor) || ' ' || coalesce(sum(fee_minor), 0) FROM payments GROUP BY provider, kind, status, currency ORDER BY 1) UNION ALL
+      (SELECT 'deliveries ' || status || ' ' || count(*) || ' ' || sum(weight_grams) || ' ' || count(delivered_at) || ' ' || sum(round(latitude::numeric, 6)) || ' ' || sum(round(longitude::numeric, 6)) FROM deliveries GROUP BY status ORDER BY status) UNION ALL
+      (SELECT 'delivery_events ' || status || ' ' || count(*) FROM delivery_events GROUP BY status ORDER BY status)"
+}
+store_totals "$VD" >"$T_TMP/tot_db"
+store_totals "$VH" >"$T_TMP/tot_http"
+if diff "$T_TMP/tot_db" "$T_TMP/tot_http" >"$T_TMP/tot_diff"; then
+    t_ok "--via http and --via db end with the same row counts and money totals ($(wc -l <"$T_TMP/tot_db") groups)"
+else
+    t_fail "--via http and --via db end with the same row counts and money totals" "$(head -20 "$T_TMP/tot_diff")"
+fi
+expect 0 "--via http writes the same provider reports and answer key" diff -r "$T_TMP/vd" "$T_TMP/vh"
+
 t_done
