@@ -407,12 +407,14 @@ int sim_http_load(PGconn *c, sim_world *w, const sim_http_options *opt, sim_sett
     sim_http_run run = {.w = w, .opt = opt};
     pthread_mutex_init(&run.err_lock, NULL);
     /* depots and delivery agents: no storefront sends them */
-    int rc = PQresultStatus(PQexec(c, "BEGIN")) == PGRES_COMMAND_OK ? 0 : -1;
+    PGresult *r = PQexec(c, "BEGIN");
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(r);
     if (rc == 0)
         rc = sim_load_parties(c, w, true, counts, err, errlen);
     if (rc == 0)
         rc = sim_set_sequences(c, err, errlen);
-    PGresult *r = PQexec(c, rc == 0 ? "COMMIT" : "ROLLBACK");
+    r = PQexec(c, rc == 0 ? "COMMIT" : "ROLLBACK");
     if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
         set_err(err, errlen, "loading depots and delivery agents: %s", PQerrorMessage(c));
         rc = -1;

@@ -107,4 +107,7 @@ awk -v o="$ORDERS" -v l="$lines" -v s="$same" -v e="$entries" -v br="$base_rows"
     printf "baseline  one INSERT ... SELECT of the sale lines ledger entries: %d rows in %.1f s, %.0f lines/s\n", br, base, s / base
     printf "ratio     settle / baseline = %.2f (goal <= 1.5); batch transaction alone %.2f\n", run / base, p[1] / base
 }'
+# where the batch transaction's time goes (steps over 0.5 s)
+sed -n "s/.*step '\([^']*\)': \([0-9]*\) rows in \([0-9]*\) ms.*/\1|\2|\3/p" "$work/run.log" |
+    awk -F'|' '$3 >= 500 { printf "          step %-32s %9d rows %6.1f s\n", $1, $2, $3 / 1000 }'
 $PSQL -d postgres -c "DROP DATABASE bench_settle"
