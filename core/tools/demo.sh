@@ -54,3 +54,4 @@ reports=$(sed -n 's/^  output_dir: *//p' config/purser.yaml | head -n 1)
 dir="$(cd config && mkdir -p "$reports" && cd "$reports" && pwd)"
 say "done: the workbooks are in $dir"
 ls -l "$dir" >&2
+echo "last night's backup (plugins.backup.dir, restore-checked): $(ls var/backups 2>/dev/null | tr '\n' ' ')" >&2
