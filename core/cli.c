@@ -112,12 +112,25 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command cli_commands[] = {
-    {"check", cli_check},     {"plugins", cli_plugins}, {"migrate", cli_migrate},
-    {"db", cli_db},           {"jobs", cli_jobs},       {"run", cli_run},
-    {"history", cli_history}, {"logs", cli_logs},       {"simulate", cli_simulate},
-    {"next", cli_next},       {"daemon", cli_daemon},   {"backfill", cli_backfill},
-    {"retry", cli_retry},     {"cancel", cli_cancel},   {"pause", cli_pause},
-    {"resume", cli_resume},   {"serve", cli_serve},     {NULL, NULL},
+    {"check", cli_check},
+    {"plugins", cli_plugins},
+    {"migrate", cli_migrate},
+    {"db", cli_db},
+    {"jobs", cli_jobs},
+    {"run", cli_run},
+    {"history", cli_history},
+    {"logs", cli_logs},
+    {"simulate", cli_simulate},
+    {"next", cli_next},
+    {"daemon", cli_daemon},
+    {"backfill", cli_backfill},
+    {"retry", cli_retry},
+    {"cancel", cli_cancel},
+    {"pause", cli_pause},
+    {"resume", cli_resume},
+    {"serve", cli_serve},
+    {"user", cli_user},
+    {NULL, NULL},
 };
 
 int cli_dispatch(cli_options *o, int argc, char **argv)

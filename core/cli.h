@@ -50,5 +50,7 @@ int cli_cancel(cli_options *o, int argc, char **argv);
 int cli_pause(cli_options *o, int argc, char **argv);
 int cli_resume(cli_options *o, int argc, char **argv);
 int cli_simulate(cli_options *o, int argc, char **argv);
+/* `purser user add|passwd|list|remove` (core/cli_user.c). */
+int cli_user(cli_options *o, int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "db.h"
 #include "log.h"
+#include "ops.h"
 #include "run.h"
 #include "sched.h"
 #include "util.h"
@@ -70,24 +71,19 @@ int cli_retry(cli_options *o, int argc, char **argv)
     PGconn *c = cli_ops_db(o);
     if (!c)
         return 1;
-    const char *v[1] = {argv[1]};
-    PGresult *r = cli_ops_q(c,
-                            "UPDATE purser_runs SET state = 'pending', attempt = attempt + 1, "
-                            "max_attempts = greatest(max_attempts, attempt + 1), not_before = "
-                            "now(), finished_at = NULL, message = 'retry requested by an "
-                            "operator' WHERE id = $1::bigint AND state IN ('failed', "
-                            "'cancelled', 'skipped') RETURNING job",
-                            1, v);
+    char job[128], err[512];
+    int got = ops_retry(c, atoll(argv[1]), job, sizeof job, err, sizeof err);
     int rc = 1;
-    if (r && PQntuples(r) == 1) {
+    if (got == 1) {
         printf("run %s (%s) queued for another attempt; a daemon or `purser backfill` runs it\n",
-               argv[1], PQgetvalue(r, 0, 0));
+               argv[1], job);
         rc = 0;
-    } else if (r) {
+    } else if (got == 0) {
         log_error("run %s: not found, or not failed, cancelled or skipped", argv[1]);
         rc = 2;
+    } else {
+        log_error("retry %s: %s", argv[1], err);
     }
-    PQclear(r);
     PQfinish(c);
     return rc;
 }
@@ -149,20 +145,15 @@ static int cli_pause_resume(cli_options *o, int argc, char **argv, bool pause)
     PGconn *c = cli_ops_db(o);
     if (!c)
         return 1;
-    const char *v[2] = {argv[1], pause ? "true" : "false"};
-    PGresult *r = cli_ops_q(c,
-                            "INSERT INTO purser_jobs (job, paused, paused_at) VALUES ($1, "
-                            "$2::boolean, CASE WHEN $2::boolean THEN now() END) ON CONFLICT "
-                            "(job) DO UPDATE SET paused = EXCLUDED.paused, paused_at = "
-                            "EXCLUDED.paused_at",
-                            2, v);
-    if (r)
+    int ok = ops_set_paused(c, argv[1], pause, err, sizeof err) == 0;
+    if (ok)
         printf("job %s %s\n", argv[1],
                pause ? "paused: its slots are recorded as skipped until `purser resume`"
                      : "resumed");
-    PQclear(r);
+    else
+        log_error("%s %s: %s", pause ? "pause" : "resume", argv[1], err);
     PQfinish(c);
-    return r ? 0 : 1;
+    return ok ? 0 : 1;
 }
 
 int cli_pause(cli_options *o, int argc, char **argv)
@@ -198,32 +189,14 @@ typedef struct backfill {
 /* Create the range's slots; failed, cancelled or skipped ones run again. */
 static int cli_backfill_plan(backfill *b)
 {
-    int created = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        slot_times t;
-        sched_times(&b->sj, b->inst[i], &t);
-        int rc = slots_create(b->c, b->job, "backfill", &t, "pending", NULL, b->inst[i]);
-        if (rc < 0)
-            return -1;
-        created += rc;
-    }
-    char from[24], to[24], retries[24];
-    snprintf(from, sizeof from, "%lld", (long long)b->inst[0]);
-    snprintf(to, sizeof to, "%lld", (long long)b->inst[b->n - 1]);
-    snprintf(retries, sizeof retries, "%lld", (long long)b->job->retries_max);
-    const char *v[4] = {b->job->name, from, to, retries};
-    PGresult *r = cli_ops_q(
-        b->c,
-        "UPDATE purser_runs SET state = 'pending', attempt = attempt + 1, max_attempts = attempt "
-        "+ 1 + $4::int, not_before = now(), finished_at = NULL, message = 'run again by "
-        "backfill' WHERE job = $1 AND kind <> 'manual' AND slot BETWEEN to_timestamp($2::bigint) "
-        "AND to_timestamp($3::bigint) AND state IN ('failed', 'cancelled', 'skipped')",
-        4, v);
-    if (!r)
+    ops_backfill_counts n;
+    char err[512];
+    if (ops_backfill_plan(b->c, b->job, &b->sj, b->inst, b->n, &n, err, sizeof err) != 0) {
+        log_error("%s", err);
         return -1;
-    log_info("backfill %s: %zu slots, %d new, %s to run again", b->job->name, b->n, created,
-             PQcmdTuples(r));
-    PQclear(r);
+    }
+    log_info("backfill %s: %zu slots, %d new, %ld to run again", b->job->name, b->n, n.created,
+             n.run_again);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dbpool.h"
 #include "host.h"
@@ -21,6 +22,7 @@
 #include "metrics.h"
 #include "progress.h"
 #include "util.h"
+#include "web.h"
 
 #define HTTP_MAX_PARAMS 8
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
@@ -39,6 +41,7 @@ struct http_server {
     dbpool *pool;
     int port;
     size_t max_body;
+    web_app *web; /* the back-office web page (core/web.c); owned */
 };
 
 typedef struct http_req {
@@ -69,11 +72,12 @@ int http_parse_listen(const char *text, char *host, size_t hostlen, int *port)
 
 /* ---- responses ----------------------------------------------------------- */
 
-static enum MHD_Result http_send(struct MHD_Connection *conn, int status, const char *type,
-                                 char *body, size_t len, const char *headers)
+/* Queue r (destroyed here) with its type and "Name: value\r\n" headers. */
+static enum MHD_Result http_queue(struct MHD_Connection *conn, int status, struct MHD_Response *r,
+                                  const char *type, const char *headers)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
     if (type)
         MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -94,6 +98,14 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, int status, const 
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, int status, const char *type,
+                                 char *body, size_t len, const char *headers)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    return http_queue(conn, status, r, type, headers);
 }
 
 static enum MHD_Result http_json_error(struct MHD_Connection *conn, int status, const char *code,
@@ -251,6 +263,50 @@ static enum MHD_Result http_metrics(http_server *srv, struct MHD_Connection *con
     return http_send(conn, 200, "text/plain; version=0.0.4", sb_take(&sb), len, NULL);
 }
 
+/* ---- the web page (core/web.c) ----------------------------------------------------- */
+
+static const char *http_web_arg(const web_request *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->host_data,
+                                       MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result http_web(http_server *srv, struct MHD_Connection *conn, const char *url,
+                                const char *method, const http_req *rq, int *status,
+                                const char **route)
+{
+    char address[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, address, sizeof address);
+    web_request req = {.method = method,
+                       .path = url,
+                       .cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"),
+                       .address = address,
+                       .body = rq->body.data,
+                       .body_len = rq->body.len,
+                       .arg = http_web_arg,
+                       .host_data = conn};
+    web_response resp;
+    web_handle(srv->web, &req, &resp);
+    *status = resp.status;
+    *route = resp.route;
+    struct MHD_Response *r;
+    if (resp.fd >= 0) { /* libmicrohttpd closes the file once it is sent */
+        r = MHD_create_response_from_fd64(resp.file_size, resp.fd);
+        if (!r)
+            close(resp.fd);
+    } else {
+        r = MHD_create_response_from_buffer(resp.body_len, resp.body ? resp.body : (char *)"",
+                                            MHD_RESPMEM_MUST_COPY);
+    }
+    enum MHD_Result rc = http_queue(conn, resp.status, r, resp.content_type, resp.headers.data);
+    web_response_free(&resp);
+    return rc;
+}
+
 /* ---- the handler ---------------------------------------------------------------- */
 
 static void http_observe(const char *route, const char *method, int status, double seconds)
@@ -287,6 +343,8 @@ static enum MHD_Result http_dispatch(http_server *srv, struct MHD_Connection *co
         rc = http_healthz(srv, conn, &status);
     } else if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
         rc = http_metrics(srv, conn, &status);
+    } else if (web_owns(url)) {
+        rc = http_web(srv, conn, url, method, rq, &status, &route);
     } else {
         http_find(srv, method, url, buf, sizeof buf, params, &n, &f);
         if (f.route) {
@@ -396,6 +454,7 @@ http_server *http_start(const settings *s, const plugin_set *plugins, char *err,
     srv->s = s;
     srv->max_body = HTTP_DEFAULT_MAX_BODY;
     srv->pool = dbpool_new(s, 16);
+    srv->web = web_new(s, plugins, srv->pool);
     if (http_init_plugins(srv, plugins, err, errlen) != 0) {
         http_stop(srv);
         return NULL;
@@ -453,6 +512,7 @@ void http_stop(http_server *srv)
         host_ctx_done(&srv->plugins[i].ctx);
     }
     free(srv->plugins);
+    web_free(srv->web);
     dbpool_free(srv->pool);
     free(srv);
 }

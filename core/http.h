@@ -1,5 +1,6 @@
 /* The HTTP server (libmicrohttpd): the core's own routes (/healthz,
- * /metrics) and every loaded plugin's routes, on http.listen. Runs in
+ * /metrics, the web page of core/web.c) and every loaded plugin's routes,
+ * on http.listen. Runs in
  * `purser serve`, and in a process of its own beside `purser daemon`. */
 #ifndef PURSER_HTTP_H
 #define PURSER_HTTP_H

@@ -42,6 +42,8 @@ static void main_usage(FILE *out)
         "  retry RUN_ID | cancel RUN_ID\n"
         "                            run a failed run again | stop a pending or running run\n"
         "  pause JOB | resume JOB    stop or restart scheduling a job\n"
+        "  user add NAME --role finance|ops|admin | user passwd NAME | user list |\n"
+        "  user remove NAME          the web page's users (password from the terminal or stdin)\n"
         "  simulate [--orders N] ... fill the store with a marketplace (see simulate --help)\n");
     cli_plugin_commands_help(out);
     fprintf(out, "\n"

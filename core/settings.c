@@ -38,6 +38,14 @@ static const purser_config_key settings_keys[] = {
      "on SIGTERM, time the daemon lets running runs finish"},
     {"history.keep", PURSER_CFG_DURATION, "90d", 0, "run history older than this is pruned"},
     {"alerts.webhook_url", PURSER_CFG_STRING, NULL, 0, "JSON POST target for alerts"},
+    {"web.session_ttl", PURSER_CFG_DURATION, "12h", 0,
+     "the web page: a login lasts this long (the session cookie's Max-Age)"},
+    {"web.secure_cookie", PURSER_CFG_BOOL, "false", 0,
+     "the web page: mark cookies Secure (set true when a TLS proxy serves it)"},
+    {"web.login_attempts", PURSER_CFG_INT, "5", 0,
+     "the web page: failed logins per user and address within web.login_window before "
+     "logins are refused (429); four times as many per address"},
+    {"web.login_window", PURSER_CFG_DURATION, "15m", 0, "the web page: see web.login_attempts"},
     {0},
 };
 
@@ -171,6 +179,12 @@ int settings_load(const char *path, settings *s, char *err, size_t errlen)
     s->lease_ms = settings_int(s, "runner.lease", 1);
     s->shutdown_grace_ms = settings_int(s, "runner.shutdown_grace", 1);
     s->history_keep_ms = settings_int(s, "history.keep", 1);
+    s->web_session_ttl_ms = settings_int(s, "web.session_ttl", 1);
+    int secure = 0;
+    cfg_parse_bool(settings_text(s, "web.secure_cookie"), &secure);
+    s->web_secure_cookie = secure != 0;
+    s->web_login_attempts = settings_int(s, "web.login_attempts", 0);
+    s->web_login_window_ms = settings_int(s, "web.login_window", 1);
     const cfg_node *load = s->doc ? cfg_find(s->doc->root, "plugins.load") : NULL;
     if (load && load->kind == CFG_SEQ && load->count) {
         s->plugins_load = xcalloc(load->count, sizeof *s->plugins_load);

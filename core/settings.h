@@ -33,6 +33,12 @@ typedef struct settings {
     int64_t kill_grace_ms;     /* SIGTERM -> SIGKILL for a run that must stop */
     int64_t shutdown_grace_ms; /* daemon stop: time running runs get to finish */
     int64_t history_keep_ms;   /* finished runs older than this are pruned */
+
+    /* the web page (core/web*.c) */
+    int64_t web_session_ttl_ms;  /* the web page's login lifetime */
+    int web_secure_cookie;       /* its cookies are marked Secure */
+    int64_t web_login_attempts;  /* failed logins per user and address per window */
+    int64_t web_login_window_ms; /* the window of web_login_attempts */
 } settings;
 
 /* Read the configuration. `path` (from -c) wins, then $PURSER_CONFIG, then

@@ -55,3 +55,13 @@ dir="$(cd config && mkdir -p "$reports" && cd "$reports" && pwd)"
 say "done: the workbooks are in $dir"
 ls -l "$dir" >&2
 echo "last night's backup (plugins.backup.dir, restore-checked): $(ls var/backups 2>/dev/null | tr '\n' ' ')" >&2
+
+say "the web page (reports for finance, jobs for operations)"
+if [ -z "$($P user list 2>/dev/null)" ]; then
+    pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    echo "$pw" | $P user add demo --role admin >/dev/null
+    echo "created user 'demo' (role admin) with password $pw (shown only now)" >&2
+fi
+echo "users: $P user list; more: $P user add NAME --role finance|ops|admin" >&2
+listen=$(sed -n '/^http:/,/^[^ #]/s/^  listen: *//p' config/purser.yaml | tr -d '"' | head -n 1)
+echo "start it with '$P serve' (or '$P daemon'), then open http://${listen:-127.0.0.1:8080}/" >&2
