@@ -1,0 +1,2 @@
+# The loyalty plugin writes its workbook with libxlsxwriter.
+loyalty_LIBS := -lxlsxwriter
