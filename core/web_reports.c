@@ -54,7 +54,10 @@ static void web_report_kind(const char *stem, size_t len, const char *ext, web_r
     static const struct {
         const char *stem;
         const char *kind;
-    } fixed[] = {{"settlement", "Settlement"}, {"routes", "Routes"}, {"inventory", "Inventory"}};
+    } fixed[] = {{"settlement", "Settlement"},
+                 {"routes", "Routes"},
+                 {"inventory", "Inventory"},
+                 {"loyalty", "Loyalty"}};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (strlen(fixed[i].stem) == len && strncmp(stem, fixed[i].stem, len) == 0) {
             snprintf(out->kind, sizeof out->kind, "%s", fixed[i].kind);

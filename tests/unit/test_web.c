@@ -140,6 +140,8 @@ static void test_report_parse(void **state)
     assert_string_equal(r.content_type, "application/geo+json");
     assert_int_equal(web_report_parse("inventory_2026-01-02.xlsx", &r), 0);
     assert_string_equal(r.kind, "Inventory");
+    assert_int_equal(web_report_parse("loyalty_2026-01-02.xlsx", &r), 0);
+    assert_string_equal(r.kind, "Loyalty");
     assert_int_equal(web_report_parse("daily_sales_2026-01-02.xlsx", &r), 0);
     assert_string_equal(r.kind, "Analytics: daily_sales");
     assert_int_equal(web_report_parse("example_2026-01-02.txt", &r), 0);
