@@ -147,15 +147,13 @@ static int an_exponent(an_wb *w, const char *code)
     return -1;
 }
 
-/* minor units as the decimal number they stand for: the nearest double to
- * the exact decimal text, no float arithmetic on the amount. */
+/* minor units as the decimal number they stand for (purser_money_to_double;
+ * sums beyond int64 only divided). */
 static double an_major(__int128 minor, int exponent)
 {
     if (minor > INT64_MAX || minor < INT64_MIN)
         return (double)minor / pow(10, exponent);
-    char buf[48];
-    purser_money_format((int64_t)minor, exponent, buf, sizeof buf);
-    return strtod(buf, NULL);
+    return purser_money_to_double((int64_t)minor, exponent);
 }
 
 /* ---- cells ---------------------------------------------------------------------- */

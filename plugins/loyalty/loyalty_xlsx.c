@@ -7,7 +7,6 @@
  * formulas carry their values for readers that do not recalculate.
  * Amounts are written as the double nearest to their exact decimal text:
  * no float arithmetic touches them. */
-#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +27,6 @@ typedef struct loyalty_fmt {
 
 typedef struct loyalty_book {
     lxw_workbook *wb;
-    locale_t c_locale;
     lxw_format *bold, *header, *points;
     loyalty_fmt fmts[LOYALTY_MAX_FORMATS];
     size_t n_fmts;
@@ -54,13 +52,6 @@ static void loyalty_check(loyalty_book *b, lxw_error err, const char *what)
 {
     if (err != LXW_NO_ERROR)
         loyalty_fail(b, "%s: %s", what, lxw_strerror(err));
-}
-
-static double loyalty_amount(const loyalty_book *b, int64_t minor, int exponent)
-{
-    char text[40];
-    purser_money_format(minor, exponent, text, sizeof text);
-    return strtod_l(text, NULL, b->c_locale);
 }
 
 /* The money format of a currency: "#,##0.00 \"EUR\"" for exponent 2. */
@@ -100,7 +91,7 @@ static void loyalty_money(loyalty_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_c
                           const char *code, int exponent, int64_t minor)
 {
     lxw_format *f = loyalty_money_format(b, code, exponent);
-    loyalty_check(b, worksheet_write_number(ws, r, c, loyalty_amount(b, minor, exponent), f),
+    loyalty_check(b, worksheet_write_number(ws, r, c, purser_money_to_double(minor, exponent), f),
                   "writing an amount");
 }
 
@@ -235,11 +226,11 @@ static void loyalty_summary_row(loyalty_book *b, lxw_worksheet *ws, lxw_row_t r,
         lxw_format *money = loyalty_money_format(b, code, exponent);
         loyalty_money(b, ws, r, 9, code, exponent, loyalty_cell_int(res, i, 2));
         snprintf(f, sizeof f, "=I%u*J%u", row, row);
-        loyalty_check(
-            b,
-            worksheet_write_formula_num(ws, r, 10, f, money,
-                                        loyalty_amount(b, loyalty_cell_int(res, i, 11), exponent)),
-            "writing a formula");
+        loyalty_check(b,
+                      worksheet_write_formula_num(
+                          ws, r, 10, f, money,
+                          purser_money_to_double(loyalty_cell_int(res, i, 11), exponent)),
+                      "writing a formula");
     }
     snprintf(f, sizeof f, "=C%u+D%u-E%u-F%u-G%u-H%u-I%u", row, row, row, row, row, row, row);
     int64_t check = v[1] + v[2] - v[3] - v[4] - v[5] - v[6] - v[7];
@@ -361,13 +352,10 @@ int loyalty_workbook_write(loyalty_state *st, purser_ctx *ctx, PGconn *db, const
                            const char *tmp_path)
 {
     loyalty_book b = {0};
-    b.c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL, .use_zip64 = LXW_TRUE};
-    b.wb = b.c_locale ? workbook_new_opt(tmp_path, &opt) : NULL;
+    b.wb = workbook_new_opt(tmp_path, &opt);
     if (!b.wb) {
         st->host->log(ctx, PURSER_LOG_ERROR, "cannot create %s: check the report folder", tmp_path);
-        if (b.c_locale)
-            freelocale(b.c_locale);
         return -1;
     }
     b.bold = workbook_add_format(b.wb);
@@ -389,6 +377,5 @@ int loyalty_workbook_write(loyalty_state *st, purser_ctx *ctx, PGconn *db, const
         st->host->log(ctx, PURSER_LOG_ERROR, "workbook %s: %s", tmp_path, b.err);
         rc = -1;
     }
-    freelocale(b.c_locale);
     return rc;
 }

@@ -40,14 +40,6 @@ static int recon_exp(recon_book *b, const char *cur)
     return e < 0 || e > 4 ? 2 : e;
 }
 
-/* Minor units as the number Excel shows: one correctly rounded division,
- * so 954 at exponent 2 is the double nearest 9.54. */
-static double recon_major(int64_t minor, int e)
-{
-    static const double p10[5] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
-    return (double)minor / p10[e < 0 || e > 4 ? 0 : e];
-}
-
 /* An amount cell (blank when v is NULL text). */
 static void recon_cell_amount(recon_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_col_t c,
                               const char *v, const char *cur)
@@ -55,7 +47,7 @@ static void recon_cell_amount(recon_book *b, lxw_worksheet *ws, lxw_row_t r, lxw
     if (!v || !*v)
         return;
     int e = recon_exp(b, cur);
-    worksheet_write_number(ws, r, c, recon_major(strtoll(v, NULL, 10), e), b->amount[e]);
+    worksheet_write_number(ws, r, c, purser_money_to_double(strtoll(v, NULL, 10), e), b->amount[e]);
 }
 
 static void recon_cell_text(recon_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_col_t c,
@@ -177,8 +169,9 @@ static void recon_exc_row(recon_book *b, lxw_worksheet *ws, lxw_row_t row, PGres
         int e = recon_exp(b, cur);
         char f[64];
         snprintf(f, sizeof f, "=D%u-E%u", (unsigned)row + 1, (unsigned)row + 1);
-        worksheet_write_formula_num(ws, row, 5, f, b->amount[e],
-                                    recon_major(strtoll(a, NULL, 10) - strtoll(o, NULL, 10), e));
+        worksheet_write_formula_num(
+            ws, row, 5, f, b->amount[e],
+            purser_money_to_double(strtoll(a, NULL, 10) - strtoll(o, NULL, 10), e));
     }
     recon_cell_amount(b, ws, row, 6, recon_get(r, i, 6), ncur ? ncur : our_cur);
     recon_cell_amount(b, ws, row, 7, recon_get(r, i, 7), ncur ? ncur : our_cur);
@@ -238,7 +231,7 @@ static void recon_pay_row(recon_book *b, lxw_worksheet *ws, lxw_row_t row, PGres
     char f[64];
     snprintf(f, sizeof f, "=F%u-E%u", (unsigned)row + 1, (unsigned)row + 1);
     worksheet_write_formula_num(ws, row, 6, f, b->amount[e],
-                                recon_major(strtoll(recon_get(r, i, 6), NULL, 10), e));
+                                purser_money_to_double(strtoll(recon_get(r, i, 6), NULL, 10), e));
     recon_cell_date(b, ws, row, 7, recon_get(r, i, 7));
     for (int c = 8; c <= 11; c++)
         recon_cell_text(b, ws, row, (lxw_col_t)c, recon_get(r, i, c));
@@ -376,8 +369,8 @@ static lxw_row_t recon_tie_table(recon_book *b, lxw_worksheet *ws, lxw_row_t row
             if (v == 0)
                 worksheet_write_number(ws, row, 2, (double)total[0], b->bold);
             else
-                worksheet_write_number(ws, row, (lxw_col_t)(2 + v), recon_major(total[v], e),
-                                       b->amount_bold[e]);
+                worksheet_write_number(ws, row, (lxw_col_t)(2 + v),
+                                       purser_money_to_double(total[v], e), b->amount_bold[e]);
         }
         row++;
         for (int c = 0; c < RECON_N_ROW_CATS; c++) {
@@ -395,8 +388,8 @@ static lxw_row_t recon_tie_table(recon_book *b, lxw_worksheet *ws, lxw_row_t row
                                    NULL);
             worksheet_write_number(ws, row, 2, (double)vals[0], NULL);
             for (int v = 1; v <= nvals; v++)
-                worksheet_write_number(ws, row, (lxw_col_t)(2 + v), recon_major(vals[v], e),
-                                       b->amount[e]);
+                worksheet_write_number(ws, row, (lxw_col_t)(2 + v),
+                                       purser_money_to_double(vals[v], e), b->amount[e]);
             for (int v = 0; v <= nvals; v++)
                 sum[v] += vals[v];
             row++;
@@ -407,7 +400,8 @@ static lxw_row_t recon_tie_table(recon_book *b, lxw_worksheet *ws, lxw_row_t row
             char col = (char)('C' + v), f[96];
             snprintf(f, sizeof f, "=%c%u-SUM(%c%u:%c%u)", col, (unsigned)first + 1, col,
                      (unsigned)first + 2, col, (unsigned)row);
-            double val = v == 0 ? (double)(total[0] - sum[0]) : recon_major(total[v] - sum[v], e);
+            double val =
+                v == 0 ? (double)(total[0] - sum[0]) : purser_money_to_double(total[v] - sum[v], e);
             worksheet_write_formula_num(ws, row, (lxw_col_t)(2 + v), f,
                                         v == 0 ? b->bold : b->amount_bold[e], val);
         }

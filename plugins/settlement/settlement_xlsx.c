@@ -10,7 +10,6 @@
  * grows with the number of sellers, not of lines. Formulas carry their
  * computed values (worksheet_write_formula_num) for readers that do not
  * recalculate. */
-#include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,7 +55,6 @@ typedef struct settle_book {
     lxw_format *bold, *header, *date, *title;
     settle_fmt fmts[SETTLE_MAX_FORMATS];
     size_t n_fmts;
-    locale_t c_locale;
     int64_t sheet_rows; /* rows per sheet (LXW_ROW_MAX unless configured) */
     lxw_row_t payout_row;
     int64_t sheets;
@@ -67,16 +65,6 @@ typedef struct settle_book {
 } settle_book;
 
 /* ---- cells ------------------------------------------------------------------ */
-
-/* Minor units as the nearest double of the exact decimal: the text from
- * purser_money_format read back by strtod in the C locale, so no float
- * arithmetic ever touches the amount. */
-static double settle_amount(const settle_book *b, int64_t minor, int exponent)
-{
-    char text[40];
-    purser_money_format(minor, exponent, text, sizeof text);
-    return strtod_l(text, NULL, b->c_locale);
-}
 
 /* Record the first failure; the writer thread never logs (the host's log
  * is the main thread's), the main thread reports it after joining. */
@@ -108,9 +96,9 @@ static void settle_text(settle_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_col_
 static void settle_money(settle_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_col_t c, int64_t minor,
                          const settle_fmt *f)
 {
-    settle_check(b,
-                 worksheet_write_number(ws, r, c, settle_amount(b, minor, f->exponent), f->money),
-                 "writing an amount");
+    settle_check(
+        b, worksheet_write_number(ws, r, c, purser_money_to_double(minor, f->exponent), f->money),
+        "writing an amount");
 }
 
 static void settle_formula(settle_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_col_t c,
@@ -118,7 +106,7 @@ static void settle_formula(settle_book *b, lxw_worksheet *ws, lxw_row_t r, lxw_c
 {
     settle_check(b,
                  worksheet_write_formula_num(ws, r, c, formula, f->money,
-                                             settle_amount(b, value, f->exponent)),
+                                             purser_money_to_double(value, f->exponent)),
                  "writing a formula");
 }
 
@@ -706,8 +694,7 @@ static void settle_raise_file_limit(void)
 static int settle_book_open(settle_book *b, const char *tmp)
 {
     lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL, .use_zip64 = LXW_TRUE};
-    b->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    b->wb = b->c_locale ? workbook_new_opt(tmp, &opt) : NULL;
+    b->wb = workbook_new_opt(tmp, &opt);
     if (!b->wb)
         return -1;
     b->bold = workbook_add_format(b->wb);
@@ -762,8 +749,6 @@ static void settle_writer_free(settle_writer *w)
         fclose(w->records);
     PQclear(w->header);
     PQclear(w->currencies);
-    if (w->book.c_locale)
-        freelocale(w->book.c_locale);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);

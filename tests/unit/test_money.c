@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -183,12 +184,56 @@ static void test_recon_names(void **state)
     assert_string_equal(PURSER_RECON_ANSWER_KEY_HEADER, "provider,reference,category");
 }
 
+/* purser_money_to_double is the double strtod reads from the exact
+ * decimal text, for every exponent, signs, and amounts up to 2^53. */
+static void test_to_double(void **state)
+{
+    (void)state;
+    const int64_t samples[] = {0,
+                               1,
+                               5,
+                               56,
+                               954,
+                               1234,
+                               -5,
+                               -1234,
+                               99999999,
+                               1000000007,
+                               123456789012,
+                               -987654321098,
+                               (int64_t)1 << 52,
+                               ((int64_t)1 << 53) - 1,
+                               -((int64_t)1 << 53) + 1};
+    char text[40];
+    for (int e = 0; e <= PURSER_MONEY_MAX_EXPONENT; e++)
+        for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+            purser_money_format(samples[i], e, text, sizeof text);
+            double want = strtod(text, NULL), got = purser_money_to_double(samples[i], e);
+            if (got != want)
+                fail_msg("%lld at exponent %d: %.17g, strtod(\"%s\") = %.17g",
+                         (long long)samples[i], e, got, text, want);
+        }
+    /* a pseudo-random sweep of cent amounts */
+    uint64_t x = 88172645463325252ULL;
+    for (int k = 0; k < 100000; k++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int64_t m = (int64_t)(x % 100000000000ULL) - 50000000000LL;
+        int e = (int)(x >> 60) % 4;
+        purser_money_format(m, e, text, sizeof text);
+        assert_true(purser_money_to_double(m, e) == strtod(text, NULL));
+    }
+    assert_true(purser_money_to_double(1234, 42) == 1234.0); /* bad exponent: 0 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good), cmocka_unit_test(test_parse_refused),
         cmocka_unit_test(test_format),     cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_rounding),   cmocka_unit_test(test_recon_names),
+        cmocka_unit_test(test_to_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

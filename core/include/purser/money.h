@@ -164,6 +164,22 @@ static inline size_t purser_money_format(int64_t minor, int exponent, char *buf,
     return t;
 }
 
+/* minor as the number it stands for, for a spreadsheet cell or a chart:
+ * the double nearest to the exact decimal (12.34 for 1234 at exponent 2).
+ * One IEEE division of two exactly held values is correctly rounded, so for
+ * |minor| <= 2^53 this is what strtod gives for purser_money_format's text,
+ * without its cost or its dependence on the locale; beyond 2^53 minor itself
+ * is rounded first. An exponent outside 0..PURSER_MONEY_MAX_EXPONENT counts
+ * as 0. For display only: never compute with the result. */
+static inline double purser_money_to_double(int64_t minor, int exponent)
+{
+    static const double p10[PURSER_MONEY_MAX_EXPONENT + 1] = {1e0, 1e1, 1e2, 1e3, 1e4,
+                                                              1e5, 1e6, 1e7, 1e8, 1e9};
+    if (exponent < 0 || exponent > PURSER_MONEY_MAX_EXPONENT)
+        exponent = 0;
+    return (double)minor / p10[exponent];
+}
+
 /* *out = a * b / c rounded to an integer with mode, computed exactly in
  * 128-bit arithmetic: a share of an amount (amount * 1234 / 10000 for
  * 12.34%), a fee split (fee * line / total), a currency conversion with a
