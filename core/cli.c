@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "host.h"
 #include "log.h"
 #include "util.h"
@@ -33,6 +34,21 @@ int cli_load_settings(cli_options *o)
         return 2;
     }
     log_setup((purser_log_level)level, strcmp(fmt, "json") == 0 ? LOG_JSON : LOG_TEXT);
+    return 0;
+}
+
+int cli_connect(cli_options *o, PGconn **c)
+{
+    *c = NULL;
+    int rc = cli_load_settings(o);
+    if (rc != 0)
+        return rc;
+    char err[1024];
+    *c = db_open(&o->s, err, sizeof err);
+    if (!*c) {
+        log_error("%s", err);
+        return 1;
+    }
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #define PURSER_CLI_H
 
 #include <stdbool.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 
 #include "loader.h"
@@ -21,6 +22,10 @@ typedef struct cli_options {
 
 /* Read settings and set up logging; 0 or 2 (error printed). */
 int cli_load_settings(cli_options *o);
+/* Load the settings and connect to the store: 0 with *c (the caller
+ * PQfinishes it), or the exit code after logging why (2 for the settings,
+ * 1 when the database cannot be reached). */
+int cli_connect(cli_options *o, PGconn **c);
 /* Load plugins too, and validate their settings blocks; 0 or 2. With
  * strict false, refused plugins are logged but not fatal. */
 int cli_load_plugins(cli_options *o, bool strict);

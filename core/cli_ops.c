@@ -28,18 +28,6 @@ int cli_daemon(cli_options *o, int argc, char **argv)
     return rc ? rc : daemon_main(o);
 }
 
-/* Connect after loading settings; NULL (logged) on failure. */
-static PGconn *cli_ops_db(cli_options *o)
-{
-    char err[1024];
-    if (cli_load_settings(o) != 0)
-        return NULL;
-    PGconn *c = db_open(&o->s, err, sizeof err);
-    if (!c)
-        log_error("%s", err);
-    return c;
-}
-
 /* One parameterised statement; prints the server's message on failure.
  * Returns the result (caller clears) or NULL. */
 static PGresult *cli_ops_q(PGconn *c, const char *sql, int n, const char *const *v)
@@ -68,9 +56,10 @@ int cli_retry(cli_options *o, int argc, char **argv)
 {
     if (cli_ops_run_id(argc, argv, "retry RUN_ID") != 0)
         return 2;
-    PGconn *c = cli_ops_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     char job[128], err[512];
     int got = ops_retry(c, atoll(argv[1]), job, sizeof job, err, sizeof err);
     int rc = 1;
@@ -92,9 +81,10 @@ int cli_cancel(cli_options *o, int argc, char **argv)
 {
     if (cli_ops_run_id(argc, argv, "cancel RUN_ID") != 0)
         return 2;
-    PGconn *c = cli_ops_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     const char *v[1] = {argv[1]};
     PGresult *r = cli_ops_q(
         c,
@@ -142,9 +132,10 @@ static int cli_pause_resume(cli_options *o, int argc, char **argv, bool pause)
     jobs_free(&jobs);
     if (rc != 0)
         return rc;
-    PGconn *c = cli_ops_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     int ok = ops_set_paused(c, argv[1], pause, err, sizeof err) == 0;
     if (ok)
         printf("job %s %s\n", argv[1],
@@ -320,8 +311,9 @@ int cli_backfill(cli_options *o, int argc, char **argv)
             printf("%s  business date %s\n", local, t.business_date);
         }
     } else if (rc == 0) {
-        b.c = cli_ops_db(o);
-        rc = !b.c || cli_backfill_plan(&b) != 0 ? 1 : 0;
+        rc = cli_connect(o, &b.c);
+        if (rc == 0)
+            rc = cli_backfill_plan(&b) != 0 ? 1 : 0;
         struct sigaction sa = {.sa_handler = cli_backfill_on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);

@@ -168,15 +168,10 @@ int cli_run(cli_options *o, int argc, char **argv)
 
 static int cli_query_print(cli_options *o, const char *sql, int nparams, const char *const *params)
 {
-    char err[1024];
-    int rc = cli_load_settings(o);
+    PGconn *c;
+    int rc = cli_connect(o, &c);
     if (rc != 0)
         return rc;
-    PGconn *c = db_open(&o->s, err, sizeof err);
-    if (!c) {
-        log_error("%s", err);
-        return 1;
-    }
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         log_error("%s", PQresultErrorMessage(r));

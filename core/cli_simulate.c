@@ -199,14 +199,10 @@ int cli_simulate(cli_options *o, int argc, char **argv)
     int rc = sim_parse_args(argc, argv, &w.opt, &http, &via_http);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
-    if ((rc = cli_load_settings(o)) != 0)
+    PGconn *c;
+    if ((rc = cli_connect(o, &c)) != 0)
         return rc;
     char err[1024] = "";
-    PGconn *c = db_open(&o->s, err, sizeof err);
-    if (!c) {
-        log_error("%s", err);
-        return 1;
-    }
     PQclear(PQexec(c, "SET client_min_messages = warning"));
     double t0 = monotonic_seconds();
     sim_settled_list settled = {0};

@@ -87,26 +87,16 @@ static int cli_user_password(const char *name, char hash[WEB_HASH_MAX])
     return rc;
 }
 
-static PGconn *cli_user_db(cli_options *o)
-{
-    char err[1024];
-    if (cli_load_settings(o) != 0)
-        return NULL;
-    PGconn *c = db_open(&o->s, err, sizeof err);
-    if (!c)
-        log_error("%s", err);
-    return c;
-}
-
 static int cli_user_add(cli_options *o, const char *name, const char *role)
 {
     char hash[WEB_HASH_MAX], err[512];
     int rc = cli_user_password(name, hash);
     if (rc != 0)
         return rc;
-    PGconn *c = cli_user_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     int got = web_store_user_add(c, name, role, hash, err, sizeof err);
     if (got == 1)
         printf("user %s added with role %s\n", name, role);
@@ -125,9 +115,10 @@ static int cli_user_passwd(cli_options *o, const char *name)
     int rc = cli_user_password(name, hash);
     if (rc != 0)
         return rc;
-    PGconn *c = cli_user_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     int got = web_store_user_passwd(c, name, hash, err, sizeof err);
     if (got == 1)
         printf("user %s: password changed; their sessions are ended\n", name);
@@ -142,9 +133,10 @@ static int cli_user_passwd(cli_options *o, const char *name)
 static int cli_user_remove(cli_options *o, const char *name)
 {
     char err[512];
-    PGconn *c = cli_user_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     int got = web_store_user_remove(c, name, err, sizeof err);
     if (got == 1)
         printf("user %s removed; their sessions are ended\n", name);
@@ -159,9 +151,10 @@ static int cli_user_remove(cli_options *o, const char *name)
 static int cli_user_list(cli_options *o)
 {
     char err[512];
-    PGconn *c = cli_user_db(o);
-    if (!c)
-        return 1;
+    PGconn *c;
+    int crc = cli_connect(o, &c);
+    if (crc != 0)
+        return crc;
     PGresult *r = web_store_user_list(c, err, sizeof err);
     if (r)
         for (int i = 0; i < PQntuples(r); i++)
