@@ -222,6 +222,9 @@ int sim_parties(const sim_world *w, sim_party_fn fn, void *arg);
 void sim_depot_code(const sim_world *w, uint32_t depot, char *buf);
 void sim_seller_ref(const sim_world *w, uint32_t seller, char *buf);
 void sim_product_sku(const sim_world *w, uint32_t product, char *buf);
+void sim_buyer_ref(const sim_world *w, uint32_t buyer, char *buf);
+/* Micro-degrees as their exact decimal, "52.520008" (24 bytes). */
+void sim_format_coord(int32_t micro, char *buf);
 
 /* Count what an open order holds in w->reserved; call once per order,
  * before sim_stock. */

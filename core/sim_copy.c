@@ -132,8 +132,7 @@ static inline void sim_copy_time(sim_copy *cp, int64_t t)
 static inline void sim_copy_coord(sim_copy *cp, int32_t micro)
 {
     char tmp[24];
-    snprintf(tmp, sizeof tmp, "%s%d.%06d", micro < 0 ? "-" : "", abs(micro) / 1000000,
-             abs(micro) % 1000000);
+    sim_format_coord(micro, tmp);
     sim_copy_str(cp, tmp);
 }
 

@@ -29,7 +29,7 @@ typedef struct sim_http_run sim_http_run;
 typedef int (*sim_http_item_fn)(sim_http_run *run, CURL *curl, strbuf *resp, uint64_t i);
 
 struct sim_http_run {
-    const sim_world *w;
+    sim_world *w; /* its reserved counts grow as orders are sent */
     const sim_http_options *opt;
     struct curl_slist *headers; /* Authorization and Content-Type; owned */
     sim_party *parties;         /* sellers, buyers, products (not depots, agents); owned */
@@ -42,6 +42,11 @@ struct sim_http_run {
     atomic_bool failed;
     pthread_mutex_t err_lock;
     char err[512]; /* the first failure, under err_lock */
+    /* What the sent orders hold and what the providers settled, under
+     * tally_lock; the caller's. */
+    pthread_mutex_t tally_lock;
+    sim_settled_list *settled;
+    sim_counts *counts;
 };
 
 static void sim_http_fail(sim_http_run *run, const char *fmt, ...) PURSER_PRINTF(2, 3);
@@ -147,8 +152,7 @@ static void sim_http_int(cJSON *o, const char *name, int64_t v)
 static void sim_http_coord(cJSON *o, const char *name, int32_t micro)
 {
     char buf[24];
-    snprintf(buf, sizeof buf, "%s%d.%06d", micro < 0 ? "-" : "", abs(micro) / 1000000,
-             abs(micro) % 1000000);
+    sim_format_coord(micro, buf);
     cJSON_AddRawToObject(o, name, buf);
 }
 
@@ -229,7 +233,7 @@ static int sim_http_order(sim_http_run *run, CURL *curl, strbuf *resp, uint64_t 
     cJSON_AddStringToObject(b, "status", sim_order_statuses[o.status]);
     sim_http_time(b, "placed_at", o.placed_at);
     cJSON *buyer = cJSON_AddObjectToObject(b, "buyer");
-    snprintf(tmp, sizeof tmp, "buyer-%08lld", (long long)(w->base.buyer + 1 + o.buyer));
+    sim_buyer_ref(w, o.buyer, tmp);
     cJSON_AddStringToObject(buyer, "external_ref", tmp);
     cJSON *items = cJSON_AddArrayToObject(b, "items");
     for (int i = 0; i < o.n_lines; i++) {
@@ -306,6 +310,18 @@ static int sim_http_order(sim_http_run *run, CURL *curl, strbuf *resp, uint64_t 
         if (sim_http_ok(run, curl, resp, "POST", path, b, key))
             return -1;
     }
+
+    pthread_mutex_lock(&run->tally_lock);
+    sim_order_reserve(run->w, &o);
+    sim_counts *n_rows = run->counts;
+    n_rows->orders++;
+    n_rows->items += (uint64_t)o.n_lines;
+    n_rows->payments += (uint64_t)o.n_payments;
+    n_rows->deliveries += o.has_delivery;
+    n_rows->events += o.has_delivery ? (uint64_t)o.n_events : 0;
+    for (int i = 0; i < o.n_payments; i++)
+        sim_settled_add(run->settled, &o, &o.payments[i]);
+    pthread_mutex_unlock(&run->tally_lock);
     return 0;
 }
 
@@ -404,8 +420,9 @@ static int sim_http_phase(sim_http_run *run, const char *what, sim_http_item_fn 
 int sim_http_load(PGconn *c, sim_world *w, const sim_http_options *opt, sim_settled_list *settled,
                   sim_counts *counts, char *err, size_t errlen)
 {
-    sim_http_run run = {.w = w, .opt = opt};
+    sim_http_run run = {.w = w, .opt = opt, .settled = settled, .counts = counts};
     pthread_mutex_init(&run.err_lock, NULL);
+    pthread_mutex_init(&run.tally_lock, NULL);
     /* depots and delivery agents: no storefront sends them */
     PGresult *r = PQexec(c, "BEGIN");
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
@@ -445,19 +462,6 @@ int sim_http_load(PGconn *c, sim_world *w, const sim_http_options *opt, sim_sett
     if (rc == 0)
         rc = sim_http_phase(&run, "orders", sim_http_order, w->opt.orders);
     if (rc == 0) {
-        /* what the orders hold and what the providers settled */
-        sim_order o;
-        for (uint64_t n = 0; n < w->opt.orders; n++) {
-            sim_order_generate(w, n, &o);
-            sim_order_reserve(w, &o);
-            counts->orders++;
-            counts->items += (uint64_t)o.n_lines;
-            counts->payments += (uint64_t)o.n_payments;
-            counts->deliveries += o.has_delivery;
-            counts->events += o.has_delivery ? (uint64_t)o.n_events : 0;
-            for (int i = 0; i < o.n_payments; i++)
-                sim_settled_add(settled, &o, &o.payments[i]);
-        }
         sim_stock(w, sim_http_keep_stock, &run);
         counts->other += run.n_stock;
         rc = sim_http_phase(&run, "stock batches", sim_http_stock_batch,
@@ -471,5 +475,6 @@ int sim_http_load(PGconn *c, sim_world *w, const sim_http_options *opt, sim_sett
     free(run.parties);
     free(run.stock);
     pthread_mutex_destroy(&run.err_lock);
+    pthread_mutex_destroy(&run.tally_lock);
     return rc;
 }

@@ -2,6 +2,7 @@
  * one order that keeps them deterministic, for whichever way they are
  * loaded: COPY (sim_copy.c) or the storefront API (sim_http.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim.h"
@@ -23,6 +24,17 @@ void sim_depot_code(const sim_world *w, uint32_t d, char *buf)
 void sim_seller_ref(const sim_world *w, uint32_t s, char *buf)
 {
     snprintf(buf, 48, "seller-%06lld", (long long)(w->base.seller + 1 + s));
+}
+
+void sim_buyer_ref(const sim_world *w, uint32_t buyer, char *buf)
+{
+    snprintf(buf, 48, "buyer-%08lld", (long long)(w->base.buyer + 1 + buyer));
+}
+
+void sim_format_coord(int32_t micro, char *buf)
+{
+    snprintf(buf, 24, "%s%d.%06d", micro < 0 ? "-" : "", abs(micro) / 1000000,
+             abs(micro) % 1000000);
 }
 
 void sim_product_sku(const sim_world *w, uint32_t i, char *buf)
@@ -75,7 +87,7 @@ int sim_parties(const sim_world *w, sim_party_fn fn, void *arg)
         p.index = i;
         p.id = b->buyer + 1 + i;
         p.cur = w->buyer_cur[i];
-        snprintf(p.ref, sizeof p.ref, "buyer-%08lld", (long long)p.id);
+        sim_buyer_ref(w, i, p.ref);
         snprintf(p.email, sizeof p.email, "buyer%lld@example.com", (long long)p.id);
         snprintf(p.name, sizeof p.name, "%s %s", sim_first[sim_rng_below(&r, 18)],
                  sim_last[sim_rng_below(&r, 15)]);
