@@ -330,27 +330,9 @@ expect_out 2 "point_value.EUR: missing" "an earning currency without a point val
 # may be left.
 setup t_loyalty_k
 "$PURSER_TEST_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$T_TMP/fixture.sql" >/dev/null 2>&1
-"$PURSER_TEST_PGBIN/psql" -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE loyalty_tier_changes IN EXCLUSIVE MODE" \
-    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
-LOCKER=$!
-i=0
-while [ "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'loyalty_tier_changes'::regclass AND mode = 'ExclusiveLock' AND granted")" != 1 ] && [ $i -lt 100 ]; do
-    sleep 0.1; i=$((i + 1))
-done
-"$PURSER" -c "$C" run loyalty-nightly --date 2025-03-01 >"$T_TMP/killed.log" 2>&1 &
-RUN=$!
-i=0
-while [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 't_loyalty_k' AND wait_event_type = 'Lock'
-               AND query LIKE 'WITH spend AS%'")" != 1 ] && [ $i -lt 150 ]; do
-    sleep 0.2; i=$((i + 1))
-done
-same "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 't_loyalty_k' AND wait_event_type = 'Lock'")" 1 \
-    "the run is mid-transaction (accruals written, waiting at the tiers)"
-for child in $(ps -o pid= --ppid "$RUN"); do kill -9 "$child"; done
-wait "$RUN"
-q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-    WHERE datname = 't_loyalty_k' AND pid <> pg_backend_pid()" >/dev/null
-wait "$LOCKER" 2>/dev/null
+kill_mid_transaction "$DB" loyalty_tier_changes 'WITH spend AS%' "$T_TMP/killed.log" \
+    "$PURSER" -c "$C" run loyalty-nightly --date 2025-03-01
+same "$T_WAITERS" 1 "the run is mid-transaction (accruals written, waiting at the tiers)"
 same "$(q "SELECT (SELECT count(*) FROM loyalty_runs) + (SELECT count(*) FROM loyalty_points)
              + (SELECT count(*) FROM loyalty_tier_changes)")" 0 "killed mid-run: nothing of it is left"
 post 2025-03-01

@@ -429,27 +429,9 @@ K_DB=$DB
 setup t_settle_l
 # shellcheck disable=SC2086
 P simulate $SIM --out "$T_TMP/siml" >/dev/null 2>&1
-"$PURSER_TEST_PGBIN/psql" -X -q -d "$DB" -c "BEGIN" -c "LOCK TABLE ledger_journals IN EXCLUSIVE MODE" \
-    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
-LOCKER=$!
-"$PURSER" -c "$C" run settle-orders --date 2025-01-06 >"$T_TMP/killed.log" 2>&1 &
-RUN=$!
-i=0
-while [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 't_settle_l' AND wait_event_type = 'Lock'
-               AND query LIKE '%INSERT INTO ledger_journals%'")" != 1 ] && [ $i -lt 150 ]; do
-    sleep 0.2; i=$((i + 1))
-done
-same "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 't_settle_l' AND wait_event_type = 'Lock'")" 1 \
-    "the run is mid-transaction (lines and payouts written, waiting to open journals)"
-for child in $(ps -o pid= --ppid "$RUN"); do kill -9 "$child"; done
-wait "$RUN"
-q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-    WHERE datname = 't_settle_l' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
-wait "$LOCKER" 2>/dev/null
-i=0
-while [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 't_settle_l' AND pid <> pg_backend_pid()")" != 0 ] && [ $i -lt 50 ]; do
-    sleep 0.2; i=$((i + 1))
-done
+kill_mid_transaction "$DB" ledger_journals '%INSERT INTO ledger_journals%' "$T_TMP/killed.log" \
+    "$PURSER" -c "$C" run settle-orders --date 2025-01-06
+same "$T_WAITERS" 1 "the run is mid-transaction (lines and payouts written, waiting to open journals)"
 same "$(q "SELECT (SELECT count(*) FROM settlement_batches) + (SELECT count(*) FROM settlement_lines)
              + (SELECT count(*) FROM settlement_payouts) + (SELECT count(*) FROM ledger_entries)")" 0 \
     "killed mid-run: nothing of the batch is left"

@@ -50,4 +50,45 @@ fresh_db() {
 # sql CONNINFO QUERY: one value, unaligned
 sql() { "$PURSER_TEST_PGBIN/psql" -X -q -At -d "$1" -c "$2"; }
 
+# kill_mid_transaction CONNINFO TABLE PATTERN LOG CMD...: crash a run inside
+# its transaction. Holds an exclusive lock on TABLE, starts CMD (a `purser
+# run`, output to LOG) in the background, waits until its transaction waits
+# for that lock at a statement LIKE PATTERN, then kill -9s the run's worker
+# (CMD's children) and releases the lock. T_WAITERS is then the number of
+# sessions that were waiting on a lock at that moment (1: the run was caught
+# mid-transaction); when it returns no other session of the database is left.
+kill_mid_transaction() {
+    _kdb=$1 _ktable=$2 _kpattern=$3 _klog=$4
+    shift 4
+    _kname=$(sql "$_kdb" "SELECT current_database()")
+    "$PURSER_TEST_PGBIN/psql" -X -q -d "$_kdb" -c "BEGIN" -c "LOCK TABLE $_ktable IN EXCLUSIVE MODE" \
+        -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+    _klocker=$!
+    _ki=0
+    while [ "$(sql "$_kdb" "SELECT count(*) FROM pg_locks WHERE relation = '$_ktable'::regclass
+                             AND mode = 'ExclusiveLock' AND granted")" != 1 ] && [ $_ki -lt 100 ]; do
+        sleep 0.1; _ki=$((_ki + 1))
+    done
+    "$@" >"$_klog" 2>&1 &
+    _krun=$!
+    _ki=0
+    while [ "$(sql "$_kdb" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$_kname'
+                             AND wait_event_type = 'Lock' AND query LIKE '$_kpattern'")" != 1 ] &&
+          [ $_ki -lt 150 ]; do
+        sleep 0.2; _ki=$((_ki + 1))
+    done
+    T_WAITERS=$(sql "$_kdb" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$_kname'
+                              AND wait_event_type = 'Lock'")
+    for _kchild in $(ps -o pid= --ppid "$_krun"); do kill -9 "$_kchild"; done
+    wait "$_krun"
+    sql "$_kdb" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '$_kname' AND pid <> pg_backend_pid()" >/dev/null
+    wait "$_klocker" 2>/dev/null
+    _ki=0
+    while [ "$(sql "$_kdb" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$_kname'
+                             AND pid <> pg_backend_pid()")" != 0 ] && [ $_ki -lt 50 ]; do
+        sleep 0.2; _ki=$((_ki + 1))
+    done
+}
+
 t_done() { exit $((T_FAILED > 0)); }
