@@ -75,6 +75,16 @@ void web_h(strbuf *sb, const char *s)
     }
 }
 
+void web_td(strbuf *sb, const char *cls, const char *s)
+{
+    if (cls)
+        sb_addf(sb, "<td class=\"%s\">", cls);
+    else
+        sb_add(sb, "<td>");
+    web_h(sb, s);
+    sb_add(sb, "</td>");
+}
+
 static void web_nav_link(strbuf *sb, const char *href, const char *label, const char *active,
                          const char *name)
 {

@@ -15,6 +15,8 @@ extern const char web_css[];
 
 /* Append s with & < > " ' escaped (NULL appends nothing). */
 void web_h(strbuf *sb, const char *s);
+/* One table cell holding s escaped, with class cls unless NULL. */
+void web_td(strbuf *sb, const char *cls, const char *s);
 
 /* Open a page: doctype, head with title, and for a logged-in user (u not
  * NULL) the navigation (`active` is "reports", "jobs" or "audit") with a

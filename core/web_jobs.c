@@ -209,19 +209,16 @@ static void web_runs_table(web_call *call, strbuf *p)
         web_h(p, PQgetvalue(r, i, 1));
         sb_add(p, " <span class=\"muted small\">");
         web_h(p, PQgetvalue(r, i, 3));
-        sb_add(p, "</span></td><td>");
-        web_h(p, PQgetvalue(r, i, 2));
-        sb_add(p, "</td><td>");
+        sb_add(p, "</span></td>");
+        web_td(p, NULL, PQgetvalue(r, i, 2));
+        sb_add(p, "<td>");
         web_state(p, PQgetvalue(r, i, 4));
-        sb_add(p, "</td><td class=\"num\">");
-        web_h(p, PQgetvalue(r, i, 5));
-        sb_add(p, "</td><td class=\"hide-narrow\">");
-        web_h(p, PQgetvalue(r, i, 6));
-        sb_add(p, "</td><td class=\"num\">");
-        web_h(p, PQgetvalue(r, i, 7));
-        sb_add(p, "</td><td class=\"hide-narrow small\">");
-        web_h(p, PQgetvalue(r, i, 8));
-        sb_add(p, "</td><td>");
+        sb_add(p, "</td>");
+        web_td(p, "num", PQgetvalue(r, i, 5));
+        web_td(p, "hide-narrow", PQgetvalue(r, i, 6));
+        web_td(p, "num", PQgetvalue(r, i, 7));
+        web_td(p, "hide-narrow small", PQgetvalue(r, i, 8));
+        sb_add(p, "<td>");
         web_retry_button(call, p, id, PQgetvalue(r, i, 4));
         sb_add(p, "</td></tr>\n");
     }

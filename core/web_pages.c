@@ -187,9 +187,9 @@ static void web_reports_table(strbuf *p, const web_report *r, size_t n)
                       "<th class=\"num\">Size</th><th class=\"hide-narrow\">Generated</th>"
                       "</tr></thead><tbody>\n");
         }
-        sb_add(p, "<tr><td>");
-        web_h(p, r[i].kind);
-        sb_add(p, "</td><td><a href=\"/reports/");
+        sb_add(p, "<tr>");
+        web_td(p, NULL, r[i].kind);
+        sb_add(p, "<td><a href=\"/reports/");
         web_h(p, r[i].date);
         sb_add(p, "/");
         web_h(p, r[i].name);
