@@ -46,14 +46,8 @@ reports:
 jobs:
   dir: $T_TMP/$1/jobs
 YAML
-    cat >"$T_TMP/$1/jobs/loyalty.yaml" <<'YAML'
-jobs:
-  loyalty-nightly:
-    plugin: loyalty
-    schedule: "@daily"
-    timezone: UTC
-YAML
-    "$PURSER" -c "$C" migrate >"$T_TMP/$1/migrate.log" 2>&1 || { t_fail "migrate $1" "$(cat "$T_TMP/$1/migrate.log")"; t_done; }
+    daily_job "$T_TMP/$1/jobs/loyalty.yaml" loyalty-nightly loyalty
+    migrate_or_stop "$C" "$T_TMP/$1/migrate.log"
 }
 P() { "$PURSER" -c "$C" "$@"; }
 q() { sql "$DB" "$1"; }

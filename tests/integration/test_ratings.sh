@@ -46,14 +46,8 @@ jobs:
 http:
   listen: 127.0.0.1:$HPORT
 YAML
-    cat >"$T_TMP/$1/jobs/ratings.yaml" <<'YAML'
-jobs:
-  ratings-nightly:
-    plugin: ratings
-    schedule: "@daily"
-    timezone: UTC
-YAML
-    "$PURSER" -c "$C" migrate >"$T_TMP/$1/migrate.log" 2>&1 || { t_fail "migrate $1" "$(cat "$T_TMP/$1/migrate.log")"; t_done; }
+    daily_job "$T_TMP/$1/jobs/ratings.yaml" ratings-nightly ratings
+    migrate_or_stop "$C" "$T_TMP/$1/migrate.log"
 }
 P() { "$PURSER" -c "$C" "$@"; }
 q() { sql "$DB" "$1"; }

@@ -50,6 +50,16 @@ fresh_db() {
 # sql CONNINFO QUERY: one value, unaligned
 sql() { "$PURSER_TEST_PGBIN/psql" -X -q -At -d "$1" -c "$2"; }
 
+# daily_job FILE JOB PLUGIN: a jobs file defining JOB, PLUGIN at @daily UTC
+daily_job() {
+    printf 'jobs:\n  %s:\n    plugin: %s\n    schedule: "@daily"\n    timezone: UTC\n' "$2" "$3" >"$1"
+}
+
+# migrate_or_stop CONFIG LOG: `purser migrate`, or fail and end the test
+migrate_or_stop() {
+    "$PURSER" -c "$1" migrate >"$2" 2>&1 || { t_fail "migrate ($1)" "$(cat "$2")"; t_done; }
+}
+
 # kill_mid_transaction CONNINFO TABLE PATTERN LOG CMD...: crash a run inside
 # its transaction. Holds an exclusive lock on TABLE, starts CMD (a `purser
 # run`, output to LOG) in the background, waits until its transaction waits
