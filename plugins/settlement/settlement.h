@@ -74,17 +74,21 @@ purser_status settle_batch(settle_state *st, purser_ctx *ctx, PGconn *db, const 
 
 /* The workbook writer: settle_writer_start exports the batch's statement
  * records (COPY into an anonymous temporary file, from the committed batch
- * or the current transaction) and writes them to path.tmp in a thread of
- * its own, with libxlsxwriter's constant-memory mode, while the caller
- * goes on (posting the ledger). settle_writer_totals hands it the
- * per-currency totals and the ledger's view of them, for the Summary;
- * settle_writer_finish waits for it and renames path.tmp to path when
- * keep (the batch committed), else deletes it. Memory does not grow with
- * the number of lines. NULL / -1 / PURSER_ERROR after logging. */
+ * or the current transaction) and the per-currency totals, and writes
+ * them to path.tmp in a thread of its own, with libxlsxwriter's
+ * constant-memory mode, while the caller goes on (posting the ledger).
+ * When the ledger is not posted yet (!posted), the Summary's ledger
+ * columns say what the posting must produce, and settle_writer_verify,
+ * called once it is posted and before COMMIT, compares them with the
+ * ledger: -1 (logged) unless they agree, so a workbook whose Summary is
+ * not the ledger's is never kept. settle_writer_finish waits for the
+ * thread and renames path.tmp to path when keep (the batch committed),
+ * else deletes it. Memory does not grow with the number of lines.
+ * NULL / -1 / PURSER_ERROR after logging. */
 typedef struct settle_writer settle_writer;
 settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db, int64_t batch_id,
-                                   const char *path);
-int settle_writer_totals(settle_state *st, purser_ctx *ctx, settle_writer *w, PGconn *db,
+                                   const char *path, int posted);
+int settle_writer_verify(settle_state *st, purser_ctx *ctx, settle_writer *w, PGconn *db,
                          int64_t batch_id);
 purser_status settle_writer_finish(settle_state *st, purser_ctx *ctx, settle_writer *w, int keep);
 

@@ -497,14 +497,15 @@ static purser_status settle_new_batch(settle_state *st, purser_ctx *ctx, PGconn 
     out->lines = sale_rows + adj_rows;
     st->host->log(ctx, PURSER_LOG_INFO, "batch %s: %lld sale lines, %lld refund/chargeback lines",
                   id, (long long)sale_rows, (long long)adj_rows);
-    /* The statements are final now: write the workbook in a thread while
-     * PostgreSQL posts the ledger. */
-    if (!req->dry_run && !(*writer = settle_writer_start(st, ctx, db, out->batch_id, path)))
+    /* The statements and payouts are final now: write the workbook in a
+     * thread while PostgreSQL posts the ledger, and check its Summary
+     * against the posted ledger before COMMIT. */
+    if (!req->dry_run && !(*writer = settle_writer_start(st, ctx, db, out->batch_id, path, 0)))
         return PURSER_ERROR;
     s = settle_steps(st, ctx, db, ledger, n_ledger, n_lines, n_lines + n_ledger);
     if (s == PURSER_OK)
         s = settle_count(st, ctx, db, id, out);
-    if (s == PURSER_OK && *writer && settle_writer_totals(st, ctx, *writer, db, out->batch_id) != 0)
+    if (s == PURSER_OK && *writer && settle_writer_verify(st, ctx, *writer, db, out->batch_id) != 0)
         s = PURSER_ERROR;
     return s;
 }
@@ -518,11 +519,7 @@ static purser_status settle_rewrite(settle_state *st, purser_ctx *ctx, PGconn *d
                     NULL, NULL, NULL);
     if (s != PURSER_OK)
         return s;
-    settle_writer *w = settle_writer_start(st, ctx, db, batch_id, path);
-    if (w && settle_writer_totals(st, ctx, w, db, batch_id) != 0) {
-        settle_writer_finish(st, ctx, w, 0);
-        w = NULL;
-    }
+    settle_writer *w = settle_writer_start(st, ctx, db, batch_id, path, 1);
     settle_rollback(db);
     return w ? settle_writer_finish(st, ctx, w, 1) : PURSER_ERROR;
 }
@@ -540,8 +537,12 @@ purser_status settle_batch(settle_state *st, purser_ctx *ctx, PGconn *db, const 
     purser_status s = settle_step(st, ctx, db, "begin", "BEGIN", 0, NULL, NULL, NULL);
     if (s != PURSER_OK)
         return s;
-    s = settle_step(st, ctx, db, "lock", "SELECT pg_advisory_xact_lock(" SETTLE_LOCK_KEY ")", 0,
-                    NULL, NULL, NULL);
+    /* JIT would compile the batch's big statements for longer than a
+     * fraction of them runs; off for this transaction only. */
+    s = settle_step(st, ctx, db, "lock",
+                    "SELECT pg_advisory_xact_lock(" SETTLE_LOCK_KEY "), "
+                    "set_config('jit', 'off', true)",
+                    0, NULL, NULL, NULL);
     int found = s == PURSER_OK ? settle_find_batch(st, ctx, db, req->date, &out->batch_id) : -1;
     if (found != 0) {
         settle_rollback(db);

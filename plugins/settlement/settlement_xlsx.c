@@ -2,14 +2,16 @@
  * with check cells, a Payouts sheet (one row per payout line) and one
  * statement per seller and currency listing the lines behind the payout.
  * The main thread exports the batch's records with COPY into a temporary
- * file; a writer thread turns them into the workbook with libxlsxwriter's
- * constant-memory mode while PostgreSQL posts the ledger. Every statement's
+ * file; a writer thread, reading right behind the export, turns them into
+ * the workbook with libxlsxwriter's constant-memory mode while PostgreSQL
+ * posts the ledger. Every statement's
  * totals block comes first (the payout records), then the lines in the
  * table's own order, each appended to its statement: constant-memory mode
  * only needs rows in order within a sheet, so nothing is sorted and memory
  * grows with the number of sellers, not of lines. Formulas carry their
  * computed values (worksheet_write_formula_num) for readers that do not
  * recalculate. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -461,8 +463,8 @@ static void settle_write_line(settle_book *b, char **f)
 
 /* ---- the records: exported by the main thread, read by the writer ------------------ */
 
-/* The batch's title block, per-currency totals (the ledger's own view from
- * ledger_balances, kept by the database), and the statement records. The
+/* The batch's title block, per-currency totals with the ledger's view of
+ * them, and the statement records. The
  * export runs with the batch id and the job's zone in transaction-local
  * settings, as COPY takes no parameters. */
 static const char settle_sql_header[] =
@@ -472,6 +474,11 @@ static const char settle_sql_header[] =
     "       set_config('purser_settlement.batch_id', b.id::text, true) "
     "  FROM settlement_batches b WHERE b.id = $1";
 
+/* Per currency: the payouts' totals and the ledger's (ledger_balances, kept
+ * by the database). While the ledger is being posted ($2 false) the ledger
+ * columns hold what the posting must produce: the payouts credited to
+ * seller_payouts, and entries summing to zero; settle_writer_verify reads
+ * the posted ledger ($2 true) and refuses the batch unless they agree. */
 static const char settle_sql_currencies[] =
     "WITH j AS (SELECT journal_id, currency FROM ledger_journals "
     "            WHERE source = 'settlement' AND source_id = $1), "
@@ -483,7 +490,8 @@ static const char settle_sql_currencies[] =
     "       sum(p.commission_minor), sum(p.fee_minor), sum(p.refund_minor), "
     "       sum(p.chargeback_minor), sum(p.reserve_held_minor), sum(p.reserve_released_minor), "
     "       sum(p.carried_in_minor), sum(p.carried_out_minor), sum(p.payout_minor), "
-    "       coalesce(min(lb.payouts), 0), coalesce(min(lb.total), 0) "
+    "       CASE WHEN $2 THEN coalesce(min(lb.payouts), 0) ELSE sum(p.payout_minor) END, "
+    "       CASE WHEN $2 THEN coalesce(min(lb.total), 0) ELSE 0 END "
     "  FROM settlement_payouts p JOIN iso4217 c ON c.code = p.currency "
     "  LEFT JOIN lb ON lb.currency = p.currency "
     " WHERE p.batch_id = $1 GROUP BY p.currency, c.exponent ORDER BY p.currency";
@@ -535,28 +543,139 @@ static int settle_split(char *line, char **f, int max)
     return n;
 }
 
+/* The exported records spool through an anonymous temporary file: the
+ * main thread appends whole records and publishes how many bytes are
+ * written (under mu, signalling cv); the writer thread reads behind it
+ * with pread, so the first statements are written while the export goes
+ * on. */
+#define SETTLE_SPOOL_CHUNK (256 * 1024)
+
 struct settle_writer {
     settle_book book;
     char path[4096], tmp[4200];
-    FILE *records;        /* the exported records, owned */
     PGresult *header;     /* owned */
-    PGresult *currencies; /* owned once handed over */
-    int totals_ready, abort;
+    PGresult *currencies; /* owned; read by the thread, and by settle_writer_verify */
+    int spool;            /* the temporary file's descriptor, owned */
+    char *out;            /* main thread: records not written yet, owned */
+    size_t out_len;
+    char *in;             /* writer thread: records read, not used yet, owned */
+    size_t in_pos, in_len, in_cap;
+    off_t in_off;         /* writer thread: bytes read from the spool */
+    off_t written;        /* under mu: bytes of whole records in the spool */
+    int exported, abort;  /* under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
     int started;
 };
 
+/* Main thread: write whole records to the spool and publish them. */
+static int settle_spool_write(settle_writer *w, const char *data, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(w->spool, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        done += (size_t)n;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->written += (off_t)len;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+static int settle_spool_flush(settle_writer *w)
+{
+    int rc = settle_spool_write(w, w->out, w->out_len);
+    w->out_len = 0;
+    return rc;
+}
+
+/* Main thread: append one whole record (a COPY row), in chunks. */
+static int settle_spool_put(settle_writer *w, const char *data, size_t len)
+{
+    if (w->out_len + len > SETTLE_SPOOL_CHUNK && settle_spool_flush(w) != 0)
+        return -1;
+    if (len > SETTLE_SPOOL_CHUNK)
+        return settle_spool_write(w, data, len);
+    memcpy(w->out + w->out_len, data, len);
+    w->out_len += len;
+    return 0;
+}
+
+/* Main thread: the export ended; on failure the writer stops too. */
+static void settle_spool_end(settle_writer *w, int ok)
+{
+    if (ok && settle_spool_flush(w) != 0)
+        ok = 0;
+    pthread_mutex_lock(&w->mu);
+    w->exported = 1;
+    if (!ok)
+        w->abort = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Writer thread: the next record, NUL-terminated in place; NULL at the end
+ * of the export or when told to stop. */
+static char *settle_spool_line(settle_writer *w)
+{
+    for (;;) {
+        char *nl = memchr(w->in + w->in_pos, '\n', w->in_len - w->in_pos);
+        if (nl) {
+            char *line = w->in + w->in_pos;
+            *nl = '\0';
+            w->in_pos = (size_t)(nl - w->in) + 1;
+            return line;
+        }
+        memmove(w->in, w->in + w->in_pos, w->in_len - w->in_pos);
+        w->in_len -= w->in_pos;
+        w->in_pos = 0;
+        if (w->in_len + 1 >= w->in_cap) {
+            char *bigger = realloc(w->in, w->in_cap * 2);
+            if (!bigger) {
+                settle_fail(&w->book, "out of memory reading the records");
+                return NULL;
+            }
+            w->in = bigger;
+            w->in_cap *= 2;
+        }
+        pthread_mutex_lock(&w->mu);
+        while (w->written == w->in_off && !w->exported && !w->abort)
+            pthread_cond_wait(&w->cv, &w->mu);
+        off_t avail = w->written - w->in_off;
+        int stop = w->abort || (avail == 0 && w->exported);
+        pthread_mutex_unlock(&w->mu);
+        if (stop) {
+            if (w->in_len > 0 && !w->abort)
+                settle_fail(&w->book, "the exported records end in the middle of one");
+            return NULL;
+        }
+        size_t room = w->in_cap - 1 - w->in_len;
+        ssize_t n = pread(w->spool, w->in + w->in_len, (size_t)avail < room ? (size_t)avail : room,
+                          w->in_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            settle_fail(&w->book, "reading the exported records failed");
+            return NULL;
+        }
+        w->in_len += (size_t)n;
+        w->in_off += n;
+    }
+}
+
 /* Read the records into the statement sheets. */
 static void settle_write_records(settle_writer *w)
 {
     settle_book *b = &w->book;
-    char *line = NULL, *f[SETTLE_PAYOUT_FIELDS];
-    size_t cap = 0;
+    char *line, *f[SETTLE_PAYOUT_FIELDS];
     const char *date = PQgetvalue(w->header, 0, 0);
     uint64_t n = 0;
-    while (!b->failed && getline(&line, &cap, w->records) > 0) {
+    while (!b->failed && (line = settle_spool_line(w)) != NULL) {
         if (++n % 4096 == 0) {
             pthread_mutex_lock(&w->mu);
             int stop = w->abort;
@@ -572,9 +691,6 @@ static void settle_write_records(settle_writer *w)
         else
             settle_fail(b, "malformed record %llu", (unsigned long long)n);
     }
-    free(line);
-    if (ferror(w->records))
-        settle_fail(b, "reading the exported records failed");
 }
 
 /* ---- Summary and Payouts ---------------------------------------------------------- */
@@ -718,8 +834,8 @@ static int settle_book_open(settle_book *b, const char *tmp)
     return 0;
 }
 
-/* The writer thread: statements, then (once the main thread hands over
- * the totals) the Summary, then close. */
+/* The writer thread: statements, the Summary, then close (the zip, most of
+ * the time), all while the main thread posts the ledger. */
 static void *settle_writer_main(void *arg)
 {
     settle_writer *w = arg;
@@ -727,8 +843,6 @@ static void *settle_writer_main(void *arg)
     settle_summary_head(b, w->header);
     settle_write_records(w);
     pthread_mutex_lock(&w->mu);
-    while (!w->totals_ready && !w->abort)
-        pthread_cond_wait(&w->cv, &w->mu);
     int abort = w->abort;
     pthread_mutex_unlock(&w->mu);
     if (!abort && !b->failed)
@@ -745,8 +859,10 @@ static void settle_writer_free(settle_writer *w)
     for (size_t i = 0; i < w->book.n_stmts; i++)
         free(w->book.stmts[i].sheets);
     free(w->book.stmts);
-    if (w->records)
-        fclose(w->records);
+    if (w->spool >= 0)
+        close(w->spool);
+    free(w->out);
+    free(w->in);
     PQclear(w->header);
     PQclear(w->currencies);
     pthread_mutex_destroy(&w->mu);
@@ -754,9 +870,9 @@ static void settle_writer_free(settle_writer *w)
     free(w);
 }
 
-/* COPY one query's records to the end of out. */
+/* COPY one query's records to the end of the spool. */
 static int settle_copy_out(settle_state *st, purser_ctx *ctx, PGconn *db, const char *sql,
-                           FILE *out)
+                           settle_writer *w)
 {
     char buf[1024];
     PGresult *r = PQexec(db, sql);
@@ -770,7 +886,7 @@ static int settle_copy_out(settle_state *st, purser_ctx *ctx, PGconn *db, const 
     char *data;
     int len, ok = 1;
     while ((len = PQgetCopyData(db, &data, 0)) > 0) {
-        ok = ok && fwrite(data, 1, (size_t)len, out) == (size_t)len;
+        ok = ok && settle_spool_put(w, data, (size_t)len) == 0;
         PQfreemem(data);
     }
     while ((r = PQgetResult(db)) != NULL) {
@@ -789,27 +905,57 @@ static int settle_copy_out(settle_state *st, purser_ctx *ctx, PGconn *db, const 
     return 0;
 }
 
-/* The payout records, then the line records, into out, rewound. */
-static int settle_export(settle_state *st, purser_ctx *ctx, PGconn *db, FILE *out)
+/* The payout records, then the line records, into the spool. */
+static int settle_export(settle_state *st, purser_ctx *ctx, PGconn *db, settle_writer *w)
 {
-    if (settle_copy_out(st, ctx, db, settle_sql_payout_records, out) != 0 ||
-        settle_copy_out(st, ctx, db, settle_sql_line_records, out) != 0)
-        return -1;
-    if (fflush(out) != 0 || fseeko(out, 0, SEEK_SET) != 0) {
-        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: the temporary file: %m");
+    int ok = settle_copy_out(st, ctx, db, settle_sql_payout_records, w) == 0 &&
+             settle_copy_out(st, ctx, db, settle_sql_line_records, w) == 0;
+    settle_spool_end(w, ok);
+    return ok ? 0 : -1;
+}
+
+/* An anonymous temporary file for the spool; -1 after logging. */
+static int settle_spool_open(settle_state *st, purser_ctx *ctx)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/purser-settlement-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: no temporary file in %s: %m",
+                      dir && *dir ? dir : "/tmp");
         return -1;
     }
-    return 0;
+    unlink(path);
+    return fd;
+}
+
+/* The per-currency totals; posted: the ledger's columns from the ledger,
+ * else what the posting must produce. NULL after logging. */
+static PGresult *settle_currencies(settle_state *st, purser_ctx *ctx, PGconn *db, const char *id,
+                                   int posted)
+{
+    char buf[1024];
+    const char *params[2] = {id, posted ? "true" : "false"};
+    PGresult *c = PQexecParams(db, settle_sql_currencies, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(c) != PGRES_TUPLES_OK) {
+        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: totals per currency: %s",
+                      settle_pg_error(c, buf, sizeof buf));
+        PQclear(c);
+        return NULL;
+    }
+    return c;
 }
 
 settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db, int64_t batch_id,
-                                   const char *path)
+                                   const char *path, int posted)
 {
     settle_writer *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    w->spool = -1;
     w->book.sheet_rows = st->cfg.sheet_rows;
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
@@ -823,10 +969,16 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
         settle_writer_free(w);
         return NULL;
     }
-    w->records = tmpfile();
-    if (!w->records || settle_export(st, ctx, db, w->records) != 0) {
-        if (!w->records)
-            st->host->log(ctx, PURSER_LOG_ERROR, "workbook: no temporary file: %m");
+    if (!(w->currencies = settle_currencies(st, ctx, db, id, posted))) {
+        settle_writer_free(w);
+        return NULL;
+    }
+    w->in_cap = 1 << 20;
+    w->out = malloc(SETTLE_SPOOL_CHUNK);
+    w->in = malloc(w->in_cap);
+    if (!w->out || !w->in)
+        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: out of memory");
+    if (!w->out || !w->in || (w->spool = settle_spool_open(st, ctx)) < 0) {
         settle_writer_free(w);
         return NULL;
     }
@@ -848,28 +1000,44 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
         return NULL;
     }
     w->started = 1;
+    if (settle_export(st, ctx, db, w) != 0) {
+        settle_writer_finish(st, ctx, w, 0);
+        return NULL;
+    }
     return w;
 }
 
-int settle_writer_totals(settle_state *st, purser_ctx *ctx, settle_writer *w, PGconn *db,
+int settle_writer_verify(settle_state *st, purser_ctx *ctx, settle_writer *w, PGconn *db,
                          int64_t batch_id)
 {
-    char id[24], buf[1024];
+    char id[24];
     snprintf(id, sizeof id, "%lld", (long long)batch_id);
-    const char *params[1] = {id};
-    PGresult *c = PQexecParams(db, settle_sql_currencies, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(c) != PGRES_TUPLES_OK) {
-        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: totals per currency: %s",
-                      settle_pg_error(c, buf, sizeof buf));
-        PQclear(c);
+    PGresult *c = settle_currencies(st, ctx, db, id, 1);
+    if (!c)
         return -1;
+    const PGresult *s = w->currencies; /* the thread only reads it */
+    int ok = PQntuples(c) == PQntuples(s);
+    for (int i = 0; ok && i < PQntuples(c); i++) {
+        ok = strcmp(PQgetvalue(c, i, 0), PQgetvalue(s, i, 0)) == 0;
+        for (int k = 14; ok && k <= 15; k++) {
+            if (strcmp(PQgetvalue(c, i, k), PQgetvalue(s, i, k)) != 0) {
+                st->host->log(ctx, PURSER_LOG_ERROR,
+                              "ledger of batch %s in %s: %s %s, but the payouts say %s: "
+                              "nothing posted",
+                              id, PQgetvalue(c, i, 0),
+                              k == 14 ? "payouts credited" : "entries sum to",
+                              PQgetvalue(c, i, k), PQgetvalue(s, i, k));
+                ok = 0;
+            }
+        }
     }
-    pthread_mutex_lock(&w->mu);
-    w->currencies = c;
-    w->totals_ready = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return 0;
+    if (!ok && PQntuples(c) != PQntuples(s))
+        st->host->log(ctx, PURSER_LOG_ERROR,
+                      "ledger of batch %s: %d currencies posted, the payouts have %d: "
+                      "nothing posted",
+                      id, PQntuples(c), PQntuples(s));
+    PQclear(c);
+    return ok ? 0 : -1;
 }
 
 purser_status settle_writer_finish(settle_state *st, purser_ctx *ctx, settle_writer *w, int keep)
@@ -877,7 +1045,6 @@ purser_status settle_writer_finish(settle_state *st, purser_ctx *ctx, settle_wri
     if (!keep) {
         pthread_mutex_lock(&w->mu);
         w->abort = 1;
-        pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
     }
     pthread_join(w->thread, NULL);

@@ -423,6 +423,20 @@ K_DB=$DB
 setup t_settle_l
 # shellcheck disable=SC2086
 P simulate $SIM --out "$T_TMP/siml" >/dev/null 2>&1
+# The Summary is written while the ledger is posted, saying what the posting
+# must produce; the posted ledger is compared with it before COMMIT. A
+# posting that credits seller_payouts a unit more than the payouts (the
+# journal still balances) is refused: nothing posted, no workbook.
+q "CREATE FUNCTION t_skew() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+     IF NEW.memo = 'payout' THEN
+       NEW.amount_minor := NEW.amount_minor + CASE WHEN NEW.account = 'seller_payouts' THEN -1 ELSE 1 END;
+     END IF; RETURN NEW; END \$\$;
+   CREATE TRIGGER t_skew BEFORE INSERT ON ledger_entries FOR EACH ROW EXECUTE FUNCTION t_skew();"
+expect_out 1 "but the payouts say" "a ledger that disagrees with the workbook's Summary is refused" \
+    P run settle-orders --date 2025-01-06
+same "$(q "SELECT (SELECT count(*) FROM settlement_batches) + (SELECT count(*) FROM ledger_entries)")/$(ls "$R" 2>/dev/null | wc -l)" \
+    "0/0" "... nothing of the batch is left, and no workbook (nor its temporary file)"
+q "DROP TRIGGER t_skew ON ledger_entries; DROP FUNCTION t_skew()"
 kill_mid_transaction "$DB" ledger_journals '%INSERT INTO ledger_journals%' "$T_TMP/killed.log" \
     "$PURSER" -c "$C" run settle-orders --date 2025-01-06
 same "$T_WAITERS" 1 "the run is mid-transaction (lines and payouts written, waiting to open journals)"
