@@ -144,11 +144,18 @@ static const recon_step recon_steps[] = {
          "w.payment_id", "(SELECT q2.provider_ref FROM payments q2 WHERE q2.id = w.payment_id)",
          "w.file_id", "w.line"),
      false},
+    /* the few payments claimed twice, in a table of their own with
+     * statistics, so that the flagging pass reads the work table once
+     * instead of hashing all of it */
     {"finding payments claimed twice",
-     "WITH g AS MATERIALIZED (SELECT kind, payment_id, min(file_id * 4294967296 + line) AS first "
+     "CREATE TEMP TABLE recon_claimed_twice ON COMMIT DROP AS "
+     "SELECT kind, payment_id, min(file_id * 4294967296 + line) AS first "
      "  FROM recon_work WHERE payment_id IS NOT NULL AND kind IN " RECON_PAYMENT_KINDS
-     "  GROUP BY 1, 2 HAVING count(*) > 1) "
-     "UPDATE recon_work w SET dup = true FROM g "
+     "  GROUP BY 1, 2 HAVING count(*) > 1",
+     false},
+    {"analysing the payments claimed twice", "ANALYZE recon_claimed_twice", true},
+    {"flagging the rows that claim a payment twice",
+     "UPDATE recon_work w SET dup = true FROM recon_claimed_twice g "
      "WHERE w.payment_id = g.payment_id AND w.kind = g.kind "
      "  AND w.file_id * 4294967296 + w.line <> g.first",
      false},
@@ -318,6 +325,10 @@ static const recon_step recon_steps[] = {
                                                        "c.our_currency "
                                                        "WHERE c.category <> 'matched'",
      false},
+    /* the workbook's queries join tonight's results with the rows: without
+     * statistics for them (a re-run of a date adds a second set) the
+     * planner may pick a nested loop over a million rows */
+    {"analysing the stored results", "ANALYZE recon_results, recon_matched", true},
     {"checking payouts",
      "INSERT INTO recon_payouts (recon_run_id, category, file_id, line, reference, payout_ref, "
      "  currency, row_count, rows_net_minor, payout_minor, difference_minor, occurred_at, "
