@@ -250,6 +250,12 @@ static const char settle_sql_insert_sales[] =
  * sales: let the planner know how many there are. */
 static const char settle_sql_analyze[] = "ANALYZE settlement_lines";
 
+/* From here on the statements touch thousands of rows, or write: parallel
+ * workers would each build the same hash of the date's refunds (measured:
+ * 1.4 s with them, 1.0 s without). */
+static const char settle_sql_serial[] =
+    "SELECT set_config('max_parallel_workers_per_gather', '0', true)";
+
 static const char settle_sql_adjustments[] =
     "CREATE TEMP TABLE settle_new_adjustments ON COMMIT DROP AS "
     "SELECT * FROM settlement_adjustment_lines($1, $2, $3, $4, $5, $6)";
@@ -478,6 +484,7 @@ static purser_status settle_new_batch(settle_state *st, purser_ctx *ctx, PGconn 
         {"compute sale lines", settle_sql_sales, 9, sales, NULL},
         {"settle sale lines", settle_sql_insert_sales, 1, just_id, &sale_rows},
         {"analyze", settle_sql_analyze, 0, NULL, NULL},
+        {"no parallel workers", settle_sql_serial, 0, NULL, NULL},
         {"compute refunds and chargebacks", settle_sql_adjustments, 6, adjust, NULL},
         {"settle refunds and chargebacks", settle_sql_insert_adjustments, 1, just_id, &adj_rows},
         {"hold reserves", c->reserve_bp > 0 ? settle_sql_hold : NULL, 5, hold, NULL},
