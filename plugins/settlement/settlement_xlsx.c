@@ -555,7 +555,7 @@ struct settle_writer {
     char path[4096], tmp[4200];
     PGresult *header;     /* owned */
     PGresult *currencies; /* owned; read by the thread, and by settle_writer_verify */
-    int spool;            /* the temporary file's descriptor, owned */
+    FILE *spool;          /* the anonymous temporary file, owned; used by descriptor */
     char *out;            /* main thread: records not written yet, owned */
     size_t out_len;
     char *in;             /* writer thread: records read, not used yet, owned */
@@ -566,14 +566,13 @@ struct settle_writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
-    int started;
 };
 
 /* Main thread: write whole records to the spool and publish them. */
 static int settle_spool_write(settle_writer *w, const char *data, size_t len)
 {
     for (size_t done = 0; done < len;) {
-        ssize_t n = write(w->spool, data + done, len - done);
+        ssize_t n = write(fileno(w->spool), data + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -655,8 +654,8 @@ static char *settle_spool_line(settle_writer *w)
             return NULL;
         }
         size_t room = w->in_cap - 1 - w->in_len;
-        ssize_t n = pread(w->spool, w->in + w->in_len, (size_t)avail < room ? (size_t)avail : room,
-                          w->in_off);
+        ssize_t n = pread(fileno(w->spool), w->in + w->in_len,
+                          (size_t)avail < room ? (size_t)avail : room, w->in_off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -859,8 +858,8 @@ static void settle_writer_free(settle_writer *w)
     for (size_t i = 0; i < w->book.n_stmts; i++)
         free(w->book.stmts[i].sheets);
     free(w->book.stmts);
-    if (w->spool >= 0)
-        close(w->spool);
+    if (w->spool)
+        fclose(w->spool);
     free(w->out);
     free(w->in);
     PQclear(w->header);
@@ -914,22 +913,6 @@ static int settle_export(settle_state *st, purser_ctx *ctx, PGconn *db, settle_w
     return ok ? 0 : -1;
 }
 
-/* An anonymous temporary file for the spool; -1 after logging. */
-static int settle_spool_open(settle_state *st, purser_ctx *ctx)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/purser-settlement-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: no temporary file in %s: %m",
-                      dir && *dir ? dir : "/tmp");
-        return -1;
-    }
-    unlink(path);
-    return fd;
-}
-
 /* The per-currency totals; posted: the ledger's columns from the ledger,
  * else what the posting must produce. NULL after logging. */
 static PGresult *settle_currencies(settle_state *st, purser_ctx *ctx, PGconn *db, const char *id,
@@ -955,7 +938,6 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
         return NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->spool = -1;
     w->book.sheet_rows = st->cfg.sheet_rows;
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
@@ -976,9 +958,10 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
     w->in_cap = 1 << 20;
     w->out = malloc(SETTLE_SPOOL_CHUNK);
     w->in = malloc(w->in_cap);
-    if (!w->out || !w->in)
-        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: out of memory");
-    if (!w->out || !w->in || (w->spool = settle_spool_open(st, ctx)) < 0) {
+    w->spool = tmpfile();
+    if (!w->out || !w->in || !w->spool) {
+        st->host->log(ctx, PURSER_LOG_ERROR, "workbook: %s",
+                      w->spool ? "out of memory" : "no temporary file for the records");
         settle_writer_free(w);
         return NULL;
     }
@@ -999,7 +982,6 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
         settle_writer_free(w);
         return NULL;
     }
-    w->started = 1;
     if (settle_export(st, ctx, db, w) != 0) {
         settle_writer_finish(st, ctx, w, 0);
         return NULL;
@@ -1016,26 +998,26 @@ int settle_writer_verify(settle_state *st, purser_ctx *ctx, settle_writer *w, PG
     if (!c)
         return -1;
     const PGresult *s = w->currencies; /* the thread only reads it */
+    /* both list the payouts' currencies in order: only the ledger's
+     * columns can differ */
     int ok = PQntuples(c) == PQntuples(s);
-    for (int i = 0; ok && i < PQntuples(c); i++) {
-        ok = strcmp(PQgetvalue(c, i, 0), PQgetvalue(s, i, 0)) == 0;
-        for (int k = 14; ok && k <= 15; k++) {
-            if (strcmp(PQgetvalue(c, i, k), PQgetvalue(s, i, k)) != 0) {
-                st->host->log(ctx, PURSER_LOG_ERROR,
-                              "ledger of batch %s in %s: %s %s, but the payouts say %s: "
-                              "nothing posted",
-                              id, PQgetvalue(c, i, 0),
-                              k == 14 ? "payouts credited" : "entries sum to",
-                              PQgetvalue(c, i, k), PQgetvalue(s, i, k));
-                ok = 0;
-            }
-        }
-    }
-    if (!ok && PQntuples(c) != PQntuples(s))
+    if (!ok)
         st->host->log(ctx, PURSER_LOG_ERROR,
-                      "ledger of batch %s: %d currencies posted, the payouts have %d: "
+                      "ledger of batch %s: %d currencies, the workbook's Summary has %d: "
                       "nothing posted",
                       id, PQntuples(c), PQntuples(s));
+    for (int i = 0; ok && i < PQntuples(c); i++) {
+        for (int k = 14; k <= 15; k++) {
+            if (strcmp(PQgetvalue(c, i, k), PQgetvalue(s, i, k)) == 0)
+                continue;
+            st->host->log(ctx, PURSER_LOG_ERROR,
+                          "ledger of batch %s in %s: %s %s, but the payouts say %s: "
+                          "nothing posted",
+                          id, PQgetvalue(c, i, 0), k == 14 ? "payouts credited" : "entries sum to",
+                          PQgetvalue(c, i, k), PQgetvalue(s, i, k));
+            ok = 0;
+        }
+    }
     PQclear(c);
     return ok ? 0 : -1;
 }
