@@ -29,23 +29,8 @@ RULES='    earn: { EUR: "1", JPY: "0.01", KWD: "2" }
 # setup NAME [RULES]: a fresh database, a config and a daily UTC job; sets
 # DB, C and R (the report folder)
 setup() {
-    DB=$(fresh_db "$1")
-    mkdir -p "$T_TMP/$1/jobs" "$T_TMP/$1/plugins"
-    ln -sf "$PWD/$B/plugins/loyalty.so" "$T_TMP/$1/plugins/loyalty.so"
-    C="$T_TMP/$1/purser.yaml"
-    R="$T_TMP/$1/reports"
-    cat >"$C" <<YAML
-database:
-  url: "$DB"
-plugins:
-  dir: $T_TMP/$1/plugins
-  loyalty:
-${2:-$RULES}
-reports:
-  output_dir: $R
-jobs:
-  dir: $T_TMP/$1/jobs
-YAML
+    plugin_store "$1" loyalty "  loyalty:
+${2:-$RULES}"
     daily_job "$T_TMP/$1/jobs/loyalty.yaml" loyalty-nightly loyalty
     migrate_or_stop "$C" "$T_TMP/$1/migrate.log"
 }

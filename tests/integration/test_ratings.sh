@@ -24,28 +24,13 @@ trap 'exit 1' INT TERM
 # setup NAME SETTINGS: a fresh database, a config with intake_http and
 # ratings (SETTINGS under plugins.ratings) and a daily UTC job; sets DB, C
 setup() {
-    DB=$(fresh_db "$1")
-    mkdir -p "$T_TMP/$1/jobs" "$T_TMP/$1/plugins"
-    for p in intake_http ratings; do ln -sf "$PWD/$B/plugins/$p.so" "$T_TMP/$1/plugins/$p.so"; done
-    C="$T_TMP/$1/purser.yaml"
     HPORT=$(free_port)
     U=http://127.0.0.1:$HPORT
-    cat >"$C" <<YAML
-database:
-  url: "$DB"
-plugins:
-  dir: $T_TMP/$1/plugins
-  intake_http:
+    plugin_store "$1" "intake_http ratings" "  intake_http:
     token_cache: 1s
   ratings:
-$2
-reports:
-  output_dir: $T_TMP/$1/reports
-jobs:
-  dir: $T_TMP/$1/jobs
-http:
-  listen: 127.0.0.1:$HPORT
-YAML
+$2" "http:
+  listen: 127.0.0.1:$HPORT"
     daily_job "$T_TMP/$1/jobs/ratings.yaml" ratings-nightly ratings
     migrate_or_stop "$C" "$T_TMP/$1/migrate.log"
 }

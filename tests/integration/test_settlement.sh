@@ -12,23 +12,8 @@ XLSX="$PY tests/integration/settlement_xlsx.py"
 # setup NAME [SETTINGS]: a fresh database, a config (with the plugin's
 # settings) and a daily UTC job; sets DB, C and R (the report folder)
 setup() {
-    DB=$(fresh_db "$1")
-    mkdir -p "$T_TMP/$1/jobs" "$T_TMP/$1/plugins"
-    ln -sf "$PWD/$B/plugins/settlement.so" "$T_TMP/$1/plugins/settlement.so"
-    C="$T_TMP/$1/purser.yaml"
-    R="$T_TMP/$1/reports"
-    cat >"$C" <<YAML
-database:
-  url: "$DB"
-plugins:
-  dir: $T_TMP/$1/plugins
-  settlement:
-${2:-    rounding: half_even}
-reports:
-  output_dir: $R
-jobs:
-  dir: $T_TMP/$1/jobs
-YAML
+    plugin_store "$1" settlement "  settlement:
+${2:-    rounding: half_even}"
     daily_job "$T_TMP/$1/jobs/settle.yaml" settle-orders settlement
     migrate_or_stop "$C" "$T_TMP/$1/migrate.log"
 }

@@ -50,6 +50,30 @@ fresh_db() {
 # sql CONNINFO QUERY: one value, unaligned
 sql() { "$PURSER_TEST_PGBIN/psql" -X -q -At -d "$1" -c "$2"; }
 
+# plugin_store NAME "PLUGIN..." SETTINGS [MORE]: a fresh database NAME, a
+# plugins folder holding just those plugins, and a config whose plugins:
+# block ends with SETTINGS (YAML lines indented by two) and which ends with
+# MORE; sets DB, C (the config) and R (its report folder)
+plugin_store() {
+    DB=$(fresh_db "$1")
+    mkdir -p "$T_TMP/$1/jobs" "$T_TMP/$1/plugins"
+    for p in $2; do ln -sf "$PWD/$PURSER_BUILD/plugins/$p.so" "$T_TMP/$1/plugins/$p.so"; done
+    C="$T_TMP/$1/purser.yaml"
+    R="$T_TMP/$1/reports"
+    cat >"$C" <<YAML
+database:
+  url: "$DB"
+plugins:
+  dir: $T_TMP/$1/plugins
+$3
+reports:
+  output_dir: $R
+jobs:
+  dir: $T_TMP/$1/jobs
+${4:-}
+YAML
+}
+
 # daily_job FILE JOB PLUGIN: a jobs file defining JOB, PLUGIN at @daily UTC
 daily_job() {
     printf 'jobs:\n  %s:\n    plugin: %s\n    schedule: "@daily"\n    timezone: UTC\n' "$2" "$3" >"$1"
