@@ -26,12 +26,11 @@ static double intake_clock(void)
 static int intake_tokens_load(intake_state *st, purser_ctx *ctx)
 {
     PGconn *c = st->host->db(ctx);
-    if (!c)
-        return -1;
-    PGresult *r = PQexec(c, "SELECT name, token_sha256 FROM intake_tokens "
-                            "WHERE revoked_at IS NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        intake_db_error(st, ctx, "reading intake_tokens", PQresultErrorMessage(r));
+    PGresult *r = c ? PQexec(c, "SELECT name, token_sha256 FROM intake_tokens "
+                                "WHERE revoked_at IS NULL")
+                    : NULL;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) { /* also no connection: counted too */
+        intake_db_error(st, ctx, "reading intake_tokens", r ? PQresultErrorMessage(r) : NULL);
         PQclear(r);
         return -1;
     }
