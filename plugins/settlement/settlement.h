@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "purser/money.h"
 #include "purser/plugin.h"
@@ -72,16 +73,46 @@ purser_status settle_batch(settle_state *st, purser_ctx *ctx, PGconn *db, const 
                            const settle_currency_defaults *dflt, const char *workbook_path,
                            settle_outcome *out);
 
+/* A new batch's lines while they are being settled, as rows shaped like
+ * settlement_lines (without batch_id and id): the sale lines and the
+ * refund/chargeback lines computed into the transaction's temporary tables
+ * settle_new_sales and settle_new_adjustments, with each line's net. The
+ * reserves, the payouts and the workbook's export read them from there, so
+ * the workbook can start before the bulk of the sale lines is inserted. */
+#define SETTLE_NEW_SALES                                                                    \
+    "(SELECT s.seller_id, s.currency, 'sale'::text AS kind, s.order_id, s.order_item_id, " \
+    "        NULL::bigint AS payment_id, s.event_at, s.gross_minor, s.commission_minor, "  \
+    "        s.fee_minor, s.fee_source, 0::bigint AS refund_minor, "                        \
+    "        0::bigint AS chargeback_minor, "                                               \
+    "        s.gross_minor - s.commission_minor - s.fee_minor AS net_minor "               \
+    "   FROM settle_new_sales s)"
+#define SETTLE_NEW_ADJUSTMENTS                                                                \
+    "(SELECT a.seller_id, a.currency, a.kind, a.order_id, a.order_item_id, a.payment_id, "  \
+    "        a.event_at, 0::bigint AS gross_minor, a.commission_minor, a.fee_minor, "        \
+    "        a.fee_source, a.refund_minor, a.chargeback_minor, "                              \
+    "        -a.commission_minor - a.fee_minor - a.refund_minor - a.chargeback_minor "       \
+    "          AS net_minor "                                                                 \
+    "   FROM settle_new_adjustments a)"
+#define SETTLE_NEW_LINES \
+    "(" SETTLE_NEW_SALES " UNION ALL " SETTLE_NEW_ADJUSTMENTS ")"
+/* Their columns, in that order, as settlement_lines names them. */
+#define SETTLE_LINE_COLUMNS                                                                 \
+    "seller_id, currency, kind, order_id, order_item_id, payment_id, event_at, gross_minor, " \
+    "commission_minor, fee_minor, fee_source, refund_minor, chargeback_minor, net_minor"
+
 /* The workbook writer: settle_writer_start exports the batch's statement
- * records (COPY into an anonymous temporary file, from the committed batch
- * or the current transaction) and the per-currency totals, and writes
+ * records (COPY into an anonymous temporary file: from settlement_lines
+ * for a committed batch, posted; from SETTLE_NEW_LINES for the batch being
+ * settled) and the per-currency totals, and writes
  * them to path.tmp in a thread of its own, with libxlsxwriter's
  * constant-memory mode, while the caller goes on (posting the ledger).
  * When the ledger is not posted yet (!posted), the Summary's ledger
  * columns say what the posting must produce, and settle_writer_verify,
  * called once it is posted and before COMMIT, compares them with the
  * ledger: -1 (logged) unless they agree, so a workbook whose Summary is
- * not the ledger's is never kept. settle_writer_finish waits for the
+ * not the ledger's is never kept; it also checks that the sellers'
+ * payable account holds exactly the carried balances, which ties the
+ * posted lines to the payouts. settle_writer_finish waits for the
  * thread and renames path.tmp to path when keep (the batch committed),
  * else deletes it. Memory does not grow with the number of lines.
  * NULL / -1 / PURSER_ERROR after logging. */
@@ -91,6 +122,9 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
 int settle_writer_verify(settle_state *st, purser_ctx *ctx, settle_writer *w, PGconn *db,
                          int64_t batch_id);
 purser_status settle_writer_finish(settle_state *st, purser_ctx *ctx, settle_writer *w, int keep);
+
+/* Milliseconds since *t0 (CLOCK_MONOTONIC). */
+double settle_ms_since(const struct timespec *t0);
 
 /* A PostgreSQL error in one line: the server's primary message and, when
  * present, its detail; borrowed from r. */

@@ -29,7 +29,7 @@ const char *settle_pg_error(const PGresult *r, char *buf, size_t len)
     return buf;
 }
 
-static double settle_ms_since(const struct timespec *t0)
+double settle_ms_since(const struct timespec *t0)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -237,17 +237,29 @@ static const char settle_sql_sales[] =
     "CREATE TEMP TABLE settle_new_sales ON COMMIT DROP AS "
     "SELECT * FROM settlement_sale_lines($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-static const char settle_sql_insert_sales[] =
-    "INSERT INTO settlement_lines (batch_id, seller_id, currency, kind, order_id, order_item_id, "
-    "  payment_id, event_at, gross_minor, commission_minor, fee_minor, fee_source, refund_minor, "
-    "  chargeback_minor, net_minor) "
-    "SELECT $1, s.seller_id, s.currency, 'sale', s.order_id, s.order_item_id, NULL, s.event_at, "
-    "       s.gross_minor, s.commission_minor, s.fee_minor, s.fee_source, 0, 0, "
-    "       s.gross_minor - s.commission_minor - s.fee_minor "
-    "  FROM settle_new_sales s";
+/* The sale lines of the orders with a refund or chargeback in the batch's
+ * window are settled first: settlement_adjustment_lines() finds the sale
+ * behind each refund in settlement_lines. Any superset of the orders it
+ * looks at would do; this is its own filter. The other sale lines, the
+ * bulk of the batch, are inserted once the workbook is under way. */
+static const char settle_sql_adjusted_orders[] =
+    "CREATE TEMP TABLE settle_adjusted_orders ON COMMIT DROP AS "
+    "SELECT DISTINCT order_id FROM payments "
+    " WHERE kind IN ('refund', 'chargeback') AND status = 'succeeded' "
+    "   AND occurred_at < $1 AND occurred_at >= $2";
 
-/* The refunds' commission reversal and the sale check join this batch's
- * sales: let the planner know how many there are. */
+static const char settle_sql_insert_adjusted_sales[] =
+    "INSERT INTO settlement_lines (batch_id, " SETTLE_LINE_COLUMNS ") "
+    "SELECT $1, l.* FROM " SETTLE_NEW_SALES " l "
+    " WHERE EXISTS (SELECT 1 FROM settle_adjusted_orders o WHERE o.order_id = l.order_id)";
+
+static const char settle_sql_insert_other_sales[] =
+    "INSERT INTO settlement_lines (batch_id, " SETTLE_LINE_COLUMNS ") "
+    "SELECT $1, l.* FROM " SETTLE_NEW_SALES " l "
+    " WHERE NOT EXISTS (SELECT 1 FROM settle_adjusted_orders o WHERE o.order_id = l.order_id)";
+
+/* The refunds' commission reversal joins this batch's sales: let the
+ * planner know how many there are. */
 static const char settle_sql_analyze[] = "ANALYZE settlement_lines";
 
 /* From here on the statements touch thousands of rows, or write: parallel
@@ -261,20 +273,14 @@ static const char settle_sql_adjustments[] =
     "SELECT * FROM settlement_adjustment_lines($1, $2, $3, $4, $5, $6)";
 
 static const char settle_sql_insert_adjustments[] =
-    "INSERT INTO settlement_lines (batch_id, seller_id, currency, kind, order_id, order_item_id, "
-    "  payment_id, event_at, gross_minor, commission_minor, fee_minor, fee_source, refund_minor, "
-    "  chargeback_minor, net_minor) "
-    "SELECT $1, a.seller_id, a.currency, a.kind, a.order_id, a.order_item_id, a.payment_id, "
-    "       a.event_at, 0, a.commission_minor, a.fee_minor, a.fee_source, a.refund_minor, "
-    "       a.chargeback_minor, "
-    "       -a.commission_minor - a.fee_minor - a.refund_minor - a.chargeback_minor "
-    "  FROM settle_new_adjustments a";
+    "INSERT INTO settlement_lines (batch_id, " SETTLE_LINE_COLUMNS ") "
+    "SELECT $1, l.* FROM " SETTLE_NEW_ADJUSTMENTS " l";
 
 static const char settle_sql_hold[] =
     "INSERT INTO settlement_reserves (batch_id, seller_id, currency, amount_minor, release_on) "
     "SELECT $1, seller_id, currency, "
     "       settlement_round(sum(net_minor)::bigint * $2, 10000, $3), $4::date + $5::integer "
-    "  FROM settlement_lines WHERE batch_id = $1 "
+    "  FROM " SETTLE_NEW_LINES " l "
     " GROUP BY seller_id, currency "
     "HAVING settlement_round(greatest(sum(net_minor), 0)::bigint * $2, 10000, $3) > 0";
 
@@ -291,7 +297,7 @@ static const char settle_sql_payouts[] =
     "         sum(commission_minor) AS commission, sum(fee_minor) AS fee, "
     "         sum(refund_minor) AS refund, sum(chargeback_minor) AS chargeback, "
     "         sum(net_minor) AS net "
-    "    FROM settlement_lines WHERE batch_id = $1 GROUP BY seller_id, currency"
+    "    FROM " SETTLE_NEW_LINES " l GROUP BY seller_id, currency"
     "), held AS ("
     "  SELECT seller_id, currency, amount_minor AS held FROM settlement_reserves WHERE batch_id = "
     "$1"
@@ -479,10 +485,13 @@ static purser_status settle_new_batch(settle_state *st, purser_ctx *ctx, PGconn 
     const char *release[2] = {id, req->date};
     const char *just_id[1] = {id};
     const char *journals[2] = {id, req->date};
-    int64_t sale_rows = 0, adj_rows = 0;
+    const char *window[2] = {cutoff, since};
+    int64_t early_rows = 0, sale_rows = 0, adj_rows = 0;
     const settle_plan lines[] = {
         {"compute sale lines", settle_sql_sales, 9, sales, NULL},
-        {"settle sale lines", settle_sql_insert_sales, 1, just_id, &sale_rows},
+        {"find refunded orders", settle_sql_adjusted_orders, 2, window, NULL},
+        {"settle refunded orders' sale lines", settle_sql_insert_adjusted_sales, 1, just_id,
+         &early_rows},
         {"analyze", settle_sql_analyze, 0, NULL, NULL},
         {"no parallel workers", settle_sql_serial, 0, NULL, NULL},
         {"compute refunds and chargebacks", settle_sql_adjustments, 6, adjust, NULL},
@@ -493,6 +502,7 @@ static purser_status settle_new_batch(settle_state *st, purser_ctx *ctx, PGconn 
         {"open journals", settle_sql_journals, 2, journals, NULL},
     };
     const settle_plan ledger[] = {
+        {"settle other sale lines", settle_sql_insert_other_sales, 1, just_id, &sale_rows},
         {"post line entries", settle_sql_line_entries, 1, just_id, NULL},
         {"post reserve and payout entries", settle_sql_batch_entries, 1, just_id, NULL},
     };
@@ -501,17 +511,20 @@ static purser_status settle_new_batch(settle_state *st, purser_ctx *ctx, PGconn 
     s = settle_steps(st, ctx, db, lines, n_lines, 0, n_lines + n_ledger);
     if (s != PURSER_OK)
         return s;
-    out->lines = sale_rows + adj_rows;
-    st->host->log(ctx, PURSER_LOG_INFO, "batch %s: %lld sale lines, %lld refund/chargeback lines",
-                  id, (long long)sale_rows, (long long)adj_rows);
     /* The statements and payouts are final now: write the workbook in a
-     * thread while PostgreSQL posts the ledger, and check its Summary
-     * against the posted ledger before COMMIT. */
+     * thread while PostgreSQL inserts the rest of the sale lines and posts
+     * the ledger, and check its Summary against the posted ledger before
+     * COMMIT. */
     if (!req->dry_run && !(*writer = settle_writer_start(st, ctx, db, out->batch_id, path, 0)))
         return PURSER_ERROR;
     s = settle_steps(st, ctx, db, ledger, n_ledger, n_lines, n_lines + n_ledger);
-    if (s == PURSER_OK)
-        s = settle_count(st, ctx, db, id, out);
+    if (s != PURSER_OK)
+        return s;
+    sale_rows += early_rows;
+    out->lines = sale_rows + adj_rows;
+    st->host->log(ctx, PURSER_LOG_INFO, "batch %s: %lld sale lines, %lld refund/chargeback lines",
+                  id, (long long)sale_rows, (long long)adj_rows);
+    s = settle_count(st, ctx, db, id, out);
     if (s == PURSER_OK && *writer && settle_writer_verify(st, ctx, *writer, db, out->batch_id) != 0)
         s = PURSER_ERROR;
     return s;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
 
@@ -477,21 +478,29 @@ static const char settle_sql_header[] =
 /* Per currency: the payouts' totals and the ledger's (ledger_balances, kept
  * by the database). While the ledger is being posted ($2 false) the ledger
  * columns hold what the posting must produce: the payouts credited to
- * seller_payouts, and entries summing to zero; settle_writer_verify reads
- * the posted ledger ($2 true) and refuses the batch unless they agree. */
+ * seller_payouts, entries summing to zero, and the sellers' payable account
+ * left holding the carried balances (lines credit their net, the batch
+ * debits payout and held reserve and credits the released one: what stays
+ * is carried in - carried out); settle_writer_verify reads the posted
+ * ledger ($2 true) and refuses the batch unless they agree. The workbook
+ * shows the first two (the third is a check only). */
 static const char settle_sql_currencies[] =
     "WITH j AS (SELECT journal_id, currency FROM ledger_journals "
     "            WHERE source = 'settlement' AND source_id = $1), "
     "lb AS (SELECT j.currency, "
     "              -coalesce(sum(b.amount_minor) FILTER (WHERE b.account = 'seller_payouts'), 0) "
-    "                AS payouts, coalesce(sum(b.amount_minor), 0) AS total "
+    "                AS payouts, coalesce(sum(b.amount_minor), 0) AS total, "
+    "              coalesce(sum(b.amount_minor) FILTER (WHERE b.account = 'seller_payable'), 0) "
+    "                AS payable "
     "         FROM j JOIN ledger_balances b ON b.journal_id = j.journal_id GROUP BY j.currency) "
     "SELECT p.currency, c.exponent, count(*), sum(p.lines), sum(p.gross_minor), "
     "       sum(p.commission_minor), sum(p.fee_minor), sum(p.refund_minor), "
     "       sum(p.chargeback_minor), sum(p.reserve_held_minor), sum(p.reserve_released_minor), "
     "       sum(p.carried_in_minor), sum(p.carried_out_minor), sum(p.payout_minor), "
     "       CASE WHEN $2 THEN coalesce(min(lb.payouts), 0) ELSE sum(p.payout_minor) END, "
-    "       CASE WHEN $2 THEN coalesce(min(lb.total), 0) ELSE 0 END "
+    "       CASE WHEN $2 THEN coalesce(min(lb.total), 0) ELSE 0 END, "
+    "       CASE WHEN $2 THEN coalesce(min(lb.payable), 0) "
+    "            ELSE sum(p.carried_in_minor - p.carried_out_minor) END "
     "  FROM settlement_payouts p JOIN iso4217 c ON c.code = p.currency "
     "  LEFT JOIN lb ON lb.currency = p.currency "
     " WHERE p.batch_id = $1 GROUP BY p.currency, c.exponent ORDER BY p.currency";
@@ -508,13 +517,18 @@ static const char settle_sql_payout_records[] =
     "       WHERE p.batch_id = current_setting('purser_settlement.batch_id')::bigint "
     "       ORDER BY p.seller_id, p.currency) TO STDOUT";
 
+#define SETTLE_LINE_RECORD                                                                   \
+    "SELECT 1, l.seller_id, l.currency, l.kind, l.order_id, l.order_item_id, l.payment_id, " \
+    "       extract(epoch FROM l.event_at::timestamp)::bigint, l.fee_source, l.gross_minor, " \
+    "       l.commission_minor, l.fee_minor, l.refund_minor, l.chargeback_minor, l.net_minor "
+
+/* A committed batch's lines; the lines of the batch being settled. */
 static const char settle_sql_line_records[] =
-    "COPY (SELECT 1, l.seller_id, l.currency, l.kind, l.order_id, l.order_item_id, l.payment_id, "
-    "             extract(epoch FROM l.event_at::timestamp)::bigint, l.fee_source, l.gross_minor, "
-    "             l.commission_minor, l.fee_minor, l.refund_minor, l.chargeback_minor, "
-    "             l.net_minor "
+    "COPY (" SETTLE_LINE_RECORD
     "        FROM settlement_lines l "
     "       WHERE l.batch_id = current_setting('purser_settlement.batch_id')::bigint) TO STDOUT";
+static const char settle_sql_new_line_records[] =
+    "COPY (" SETTLE_LINE_RECORD " FROM " SETTLE_NEW_LINES " l) TO STDOUT";
 
 /* Split a COPY text line in place into at most max fields, undoing its
  * backslash escapes; NULL (\N) becomes "". Returns the number of fields. */
@@ -905,10 +919,13 @@ static int settle_copy_out(settle_state *st, purser_ctx *ctx, PGconn *db, const 
 }
 
 /* The payout records, then the line records, into the spool. */
-static int settle_export(settle_state *st, purser_ctx *ctx, PGconn *db, settle_writer *w)
+static int settle_export(settle_state *st, purser_ctx *ctx, PGconn *db, settle_writer *w,
+                         int posted)
 {
     int ok = settle_copy_out(st, ctx, db, settle_sql_payout_records, w) == 0 &&
-             settle_copy_out(st, ctx, db, settle_sql_line_records, w) == 0;
+             settle_copy_out(st, ctx, db,
+                             posted ? settle_sql_line_records : settle_sql_new_line_records,
+                             w) == 0;
     settle_spool_end(w, ok);
     return ok ? 0 : -1;
 }
@@ -982,7 +999,7 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
         settle_writer_free(w);
         return NULL;
     }
-    if (settle_export(st, ctx, db, w) != 0) {
+    if (settle_export(st, ctx, db, w, posted) != 0) {
         settle_writer_finish(st, ctx, w, 0);
         return NULL;
     }
@@ -1007,13 +1024,15 @@ int settle_writer_verify(settle_state *st, purser_ctx *ctx, settle_writer *w, PG
                       "nothing posted",
                       id, PQntuples(c), PQntuples(s));
     for (int i = 0; ok && i < PQntuples(c); i++) {
-        for (int k = 14; k <= 15; k++) {
+        static const char *const what[] = {"payouts credited", "entries sum to",
+                                           "sellers' payable holds"};
+        for (int k = 14; k <= 16; k++) {
             if (strcmp(PQgetvalue(c, i, k), PQgetvalue(s, i, k)) == 0)
                 continue;
             st->host->log(ctx, PURSER_LOG_ERROR,
                           "ledger of batch %s in %s: %s %s, but the payouts say %s: "
                           "nothing posted",
-                          id, PQgetvalue(c, i, 0), k == 14 ? "payouts credited" : "entries sum to",
+                          id, PQgetvalue(c, i, 0), what[k - 14],
                           PQgetvalue(c, i, k), PQgetvalue(s, i, k));
             ok = 0;
         }
@@ -1029,7 +1048,12 @@ purser_status settle_writer_finish(settle_state *st, purser_ctx *ctx, settle_wri
         w->abort = 1;
         pthread_mutex_unlock(&w->mu);
     }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_join(w->thread, NULL);
+    /* how long the run waited for the workbook: 0 when the writer kept up */
+    st->host->log(ctx, PURSER_LOG_DEBUG, "workbook: waited %.0f ms for the writer thread",
+                  settle_ms_since(&t0));
     purser_status s = PURSER_OK;
     if (keep && w->book.failed) {
         st->host->log(ctx, PURSER_LOG_ERROR, "workbook %s: %s", w->path, w->book.err);

@@ -408,23 +408,36 @@ K_DB=$DB
 setup t_settle_l
 # shellcheck disable=SC2086
 P simulate $SIM --out "$T_TMP/siml" >/dev/null 2>&1
+# skewed_refused CONDITION DELTA MESSAGE LABEL: with a row trigger adding
+# DELTA to every ledger entry that matches CONDITION, the run fails saying
+# MESSAGE and leaves no batch, no entries, no workbook.
+skewed_refused() {
+    q "CREATE FUNCTION t_skew() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+         IF $1 THEN NEW.amount_minor := NEW.amount_minor + ($2); END IF; RETURN NEW; END \$\$;
+       CREATE TRIGGER t_skew BEFORE INSERT ON ledger_entries FOR EACH ROW EXECUTE FUNCTION t_skew();"
+    expect_out 1 "$3" "$4" P run settle-orders --date 2025-01-06
+    same "$(q "SELECT (SELECT count(*) FROM settlement_batches) + (SELECT count(*) FROM ledger_entries)")/$(ls "$R" 2>/dev/null | wc -l)" \
+        "0/0" "... nothing of the batch is left, and no workbook (nor its temporary file)"
+    q "DROP TRIGGER t_skew ON ledger_entries; DROP FUNCTION t_skew()"
+}
 # The Summary is written while the ledger is posted, saying what the posting
 # must produce; the posted ledger is compared with it before COMMIT. A
 # posting that credits seller_payouts a unit more than the payouts (the
 # journal still balances) is refused: nothing posted, no workbook.
-q "CREATE FUNCTION t_skew() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
-     IF NEW.memo = 'payout' THEN
-       NEW.amount_minor := NEW.amount_minor + CASE WHEN NEW.account = 'seller_payouts' THEN -1 ELSE 1 END;
-     END IF; RETURN NEW; END \$\$;
-   CREATE TRIGGER t_skew BEFORE INSERT ON ledger_entries FOR EACH ROW EXECUTE FUNCTION t_skew();"
-expect_out 1 "but the payouts say" "a ledger that disagrees with the workbook's Summary is refused" \
-    P run settle-orders --date 2025-01-06
-same "$(q "SELECT (SELECT count(*) FROM settlement_batches) + (SELECT count(*) FROM ledger_entries)")/$(ls "$R" 2>/dev/null | wc -l)" \
-    "0/0" "... nothing of the batch is left, and no workbook (nor its temporary file)"
-q "DROP TRIGGER t_skew ON ledger_entries; DROP FUNCTION t_skew()"
+skewed_refused "NEW.memo = 'payout'" \
+    "CASE WHEN NEW.account = 'seller_payouts' THEN -1 ELSE 1 END" \
+    "but the payouts say" "a ledger that disagrees with the workbook's Summary is refused"
+# The lines are posted from settlement_lines, the payouts computed before
+# most of them are inserted: a line that posts one unit of the seller's
+# net to provider clearing instead (journal balanced, payouts credited
+# right) leaves the sellers' payable account off the carried balances.
+skewed_refused "NEW.account IN ('seller_payable', 'provider_clearing') AND NEW.line_id =
+        (SELECT l.id FROM settlement_lines l WHERE l.kind = 'sale' AND l.net_minor <> 0 ORDER BY l.id LIMIT 1)" \
+    "CASE WHEN NEW.account = 'seller_payable' THEN 1 ELSE -1 END" \
+    "sellers' payable holds" "a ledger whose sellers' payable is off the carried balances is refused"
 kill_mid_transaction "$DB" ledger_journals '%INSERT INTO ledger_journals%' "$T_TMP/killed.log" \
     "$PURSER" -c "$C" run settle-orders --date 2025-01-06
-same "$T_WAITERS" 1 "the run is mid-transaction (lines and payouts written, waiting to open journals)"
+same "$T_WAITERS" 1 "the run is mid-transaction (payouts written, waiting to open journals)"
 same "$(q "SELECT (SELECT count(*) FROM settlement_batches) + (SELECT count(*) FROM settlement_lines)
              + (SELECT count(*) FROM settlement_payouts) + (SELECT count(*) FROM ledger_entries)")" 0 \
     "killed mid-run: nothing of the batch is left"
