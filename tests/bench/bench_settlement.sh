@@ -108,6 +108,7 @@ while [ $i -lt "$RUNS" ]; do
         function sec(t) { split(substr(t, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
         END { printf "%.1f %.1f", sec(c) - sec(b), sec(w) - sec(c) }' "$work/run.log")
     echo "$t0 $t1 $elapsed $split $rss $base_rows" >>"$work/pairs"
+    cp "$work/run.log" "$work/run$i.log"
 done
 lines=$(r "SELECT count(*) FROM settlement_lines")
 entries=$(r "SELECT count(*) FROM ledger_entries")
@@ -126,7 +127,13 @@ END {
     for (i = 1; i <= n; i++) { k = 0; for (j = 1; j <= n; j++) if (ratio[j] < ratio[i] || (ratio[j] == ratio[i] && j < i)) k++; if (k == int((n - 1) / 2)) m = i }
     printf "ratio     settle / baseline, median of %d runs = %.2f (goal <= 1.5); its batch transaction alone %.2f\n", n, ratio[m], batch[m] / base[m]
 }' "$work/pairs"
-# where the last run's batch transaction went (steps over 0.5 s)
-sed -n "s/.*step '\([^']*\)': \([0-9]*\) rows in \([0-9]*\) ms.*/\1|\2|\3/p" "$work/run.log" |
-    awk -F'|' '$3 >= 500 { printf "          step %-32s %9d rows %6.1f s\n", $1, $2, $3 / 1000 }'
+# where each run's batch transaction went (steps over 0.5 s)
+i=0
+while [ $i -lt "$RUNS" ]; do
+    i=$((i + 1))
+    wait_ms=$(sed -n 's/.*waited \([0-9]*\) ms for the writer thread.*/\1/p' "$work/run$i.log")
+    sed -n "s/.*step '\([^']*\)': \([0-9]*\) rows in \([0-9]*\) ms.*/\1|\2|\3/p" "$work/run$i.log" |
+        awk -F'|' -v i=$i -v w="${wait_ms:-?}" '$3 >= 500 { s = s sprintf("%s%s %.1f s", s == "" ? "" : ", ", $1, $3 / 1000) }
+            END { printf "steps %d   %s; then waited %s ms for the workbook\n", i, s, w }'
+done
 $PSQL -d postgres -c "DROP DATABASE bench_settle_run" -c "DROP DATABASE bench_settle"
