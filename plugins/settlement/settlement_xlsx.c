@@ -822,7 +822,11 @@ static void settle_raise_file_limit(void)
 
 static int settle_book_open(settle_book *b, const char *tmp)
 {
-    lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL, .use_zip64 = LXW_TRUE};
+    /* the sheets' XML goes to temporary files first: TMPDIR when set */
+    const char *tmpdir = getenv("TMPDIR");
+    lxw_workbook_options opt = {.constant_memory = LXW_TRUE,
+                                .tmpdir = (char *)(tmpdir && *tmpdir ? tmpdir : NULL),
+                                .use_zip64 = LXW_TRUE};
     b->wb = workbook_new_opt(tmp, &opt);
     if (!b->wb)
         return -1;

@@ -65,7 +65,7 @@ jobs:
   dir: $work/jobs
 YAML
 printf 'jobs:\n  inv:\n    plugin: inventory_sync\n    schedule: "0 2 * * *"\n    timezone: UTC\n' >"$work/jobs/inv.yaml"
-"$PURSER" -c "$work/purser.yaml" migrate >/dev/null
+"$PURSER" -c "$work/purser.yaml" --log-level warn migrate >/dev/null
 q "INSERT INTO depots (code, name, latitude, longitude) VALUES ('W1', 'W1', 52.5, 13.4), ('W2', 'W2', 52.4, 13.3), ('W3', 'W3', 52.6, 13.5);
    INSERT INTO sellers (external_ref, name, currency, commission_bp) VALUES ('S1', 'S1', 'EUR', 1000);
    INSERT INTO products (seller_id, sku, name, category, price_minor, currency, weight_grams)
