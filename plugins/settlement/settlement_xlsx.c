@@ -820,13 +820,18 @@ static void settle_raise_file_limit(void)
     }
 }
 
+/* Where the spool and the sheets' XML wait for the zip: TMPDIR when set,
+ * else NULL (libxlsxwriter's default, /tmp). Borrowed from the environment. */
+static char *settle_tmpdir(void)
+{
+    char *t = getenv("TMPDIR");
+    return t && *t ? t : NULL;
+}
+
 static int settle_book_open(settle_book *b, const char *tmp)
 {
-    /* the sheets' XML goes to temporary files first: TMPDIR when set */
-    const char *tmpdir = getenv("TMPDIR");
-    lxw_workbook_options opt = {.constant_memory = LXW_TRUE,
-                                .tmpdir = (char *)(tmpdir && *tmpdir ? tmpdir : NULL),
-                                .use_zip64 = LXW_TRUE};
+    lxw_workbook_options opt = {
+        .constant_memory = LXW_TRUE, .tmpdir = settle_tmpdir(), .use_zip64 = LXW_TRUE};
     b->wb = workbook_new_opt(tmp, &opt);
     if (!b->wb)
         return -1;
@@ -979,7 +984,7 @@ settle_writer *settle_writer_start(settle_state *st, purser_ctx *ctx, PGconn *db
     w->in_cap = 1 << 20;
     w->out = malloc(SETTLE_SPOOL_CHUNK);
     w->in = malloc(w->in_cap);
-    w->spool = tmpfile();
+    w->spool = lxw_tmpfile(settle_tmpdir()); /* where the sheets' files go too */
     if (!w->out || !w->in || !w->spool) {
         st->host->log(ctx, PURSER_LOG_ERROR, "workbook: %s",
                       w->spool ? "out of memory" : "no temporary file for the records");
