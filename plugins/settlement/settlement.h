@@ -95,8 +95,9 @@ purser_status settle_batch(settle_state *st, purser_ctx *ctx, PGconn *db, const 
     "   FROM settle_new_adjustments a)"
 #define SETTLE_NEW_LINES \
     "(" SETTLE_NEW_SALES " UNION ALL " SETTLE_NEW_ADJUSTMENTS ")"
-/* Their columns, in that order, as settlement_lines names them. */
-#define SETTLE_LINE_COLUMNS                                                                 \
+/* Their columns, in that order, as settlement_lines names them (for an
+ * INSERT into it). */
+#define SETTLE_NEW_LINE_COLUMNS                                                                 \
     "seller_id, currency, kind, order_id, order_item_id, payment_id, event_at, gross_minor, " \
     "commission_minor, fee_minor, fee_source, refund_minor, chargeback_minor, net_minor"
 

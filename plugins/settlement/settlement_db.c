@@ -249,12 +249,12 @@ static const char settle_sql_adjusted_orders[] =
     "   AND occurred_at < $1 AND occurred_at >= $2";
 
 static const char settle_sql_insert_adjusted_sales[] =
-    "INSERT INTO settlement_lines (batch_id, " SETTLE_LINE_COLUMNS ") "
+    "INSERT INTO settlement_lines (batch_id, " SETTLE_NEW_LINE_COLUMNS ") "
     "SELECT $1, l.* FROM " SETTLE_NEW_SALES " l "
     " WHERE EXISTS (SELECT 1 FROM settle_adjusted_orders o WHERE o.order_id = l.order_id)";
 
 static const char settle_sql_insert_other_sales[] =
-    "INSERT INTO settlement_lines (batch_id, " SETTLE_LINE_COLUMNS ") "
+    "INSERT INTO settlement_lines (batch_id, " SETTLE_NEW_LINE_COLUMNS ") "
     "SELECT $1, l.* FROM " SETTLE_NEW_SALES " l "
     " WHERE NOT EXISTS (SELECT 1 FROM settle_adjusted_orders o WHERE o.order_id = l.order_id)";
 
@@ -273,7 +273,7 @@ static const char settle_sql_adjustments[] =
     "SELECT * FROM settlement_adjustment_lines($1, $2, $3, $4, $5, $6)";
 
 static const char settle_sql_insert_adjustments[] =
-    "INSERT INTO settlement_lines (batch_id, " SETTLE_LINE_COLUMNS ") "
+    "INSERT INTO settlement_lines (batch_id, " SETTLE_NEW_LINE_COLUMNS ") "
     "SELECT $1, l.* FROM " SETTLE_NEW_ADJUSTMENTS " l";
 
 static const char settle_sql_hold[] =

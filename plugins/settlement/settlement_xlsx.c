@@ -484,6 +484,7 @@ static const char settle_sql_header[] =
  * is carried in - carried out); settle_writer_verify reads the posted
  * ledger ($2 true) and refuses the batch unless they agree. The workbook
  * shows the first two (the third is a check only). */
+enum { SETTLE_CUR_LEDGER_PAYOUTS = 14, SETTLE_CUR_LEDGER_TOTAL, SETTLE_CUR_LEDGER_PAYABLE };
 static const char settle_sql_currencies[] =
     "WITH j AS (SELECT journal_id, currency FROM ledger_journals "
     "            WHERE source = 'settlement' AND source_id = $1), "
@@ -774,8 +775,8 @@ static void settle_summary_row(settle_book *b, PGresult *c, int i)
                        &t.held,  &t.released,   &t.carried_in, &t.carried_out, &t.payout};
     for (int k = 0; k < 10; k++)
         *vals[k] = strtoll(PQgetvalue(c, i, 4 + k), NULL, 10);
-    int64_t ledger_payouts = strtoll(PQgetvalue(c, i, 14), NULL, 10);
-    int64_t ledger_total = strtoll(PQgetvalue(c, i, 15), NULL, 10);
+    int64_t ledger_payouts = strtoll(PQgetvalue(c, i, SETTLE_CUR_LEDGER_PAYOUTS), NULL, 10);
+    int64_t ledger_total = strtoll(PQgetvalue(c, i, SETTLE_CUR_LEDGER_TOTAL), NULL, 10);
     settle_text(b, ws, r, 0, m->code, b->bold);
     settle_int(b, ws, r, 1, strtoll(PQgetvalue(c, i, 2), NULL, 10));
     settle_int(b, ws, r, 2, t.lines);
@@ -1035,13 +1036,13 @@ int settle_writer_verify(settle_state *st, purser_ctx *ctx, settle_writer *w, PG
     for (int i = 0; ok && i < PQntuples(c); i++) {
         static const char *const what[] = {"payouts credited", "entries sum to",
                                            "sellers' payable holds"};
-        for (int k = 14; k <= 16; k++) {
+        for (int k = SETTLE_CUR_LEDGER_PAYOUTS; k <= SETTLE_CUR_LEDGER_PAYABLE; k++) {
             if (strcmp(PQgetvalue(c, i, k), PQgetvalue(s, i, k)) == 0)
                 continue;
             st->host->log(ctx, PURSER_LOG_ERROR,
                           "ledger of batch %s in %s: %s %s, but the payouts say %s: "
                           "nothing posted",
-                          id, PQgetvalue(c, i, 0), what[k - 14],
+                          id, PQgetvalue(c, i, 0), what[k - SETTLE_CUR_LEDGER_PAYOUTS],
                           PQgetvalue(c, i, k), PQgetvalue(s, i, k));
             ok = 0;
         }
