@@ -172,7 +172,7 @@ static struct pg_conn *host_db(purser_ctx *ctx)
  * time left), e.g. "bytes" of a file, then "steps" of the matching. */
 static void host_progress(purser_ctx *ctx, uint64_t done, uint64_t total, const char *unit)
 {
-    if (!ctx->prog_started || strcmp(ctx->prog.unit, unit ? unit : "items") != 0) {
+    if (!ctx->prog_started || !progress_counts_in(&ctx->prog, unit)) {
         progress_start(&ctx->prog, "progress", total, unit);
         snprintf(ctx->prog.component, sizeof ctx->prog.component, "%s", ctx->plugin->desc.name);
         ctx->prog.run_id = ctx->run_id;

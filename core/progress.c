@@ -15,15 +15,25 @@ double monotonic_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* what a progress counts when its caller does not say */
+#define PROGRESS_DEFAULT_UNIT "items"
+
 void progress_start(progress *p, const char *label, uint64_t total, const char *unit)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->label, sizeof p->label, "%s", label);
-    snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "items");
+    snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : PROGRESS_DEFAULT_UNIT);
     snprintf(p->component, sizeof p->component, "core");
     p->tty = isatty(STDERR_FILENO) == 1;
     p->started = p->last_draw = monotonic_seconds();
     p->total = total;
+}
+
+bool progress_counts_in(const progress *p, const char *unit)
+{
+    char stored[sizeof p->unit];
+    snprintf(stored, sizeof stored, "%s", unit ? unit : PROGRESS_DEFAULT_UNIT);
+    return strcmp(p->unit, stored) == 0;
 }
 
 static void progress_eta(double seconds, char *buf, size_t len)

@@ -18,7 +18,10 @@ typedef struct progress {
     int64_t run_id;     /* and this run, when non-zero */
 } progress;
 
+/* unit NULL counts "items"; a unit longer than the struct's copy is cut. */
 void progress_start(progress *p, const char *label, uint64_t total, const char *unit);
+/* Does p count in unit, as progress_start would have stored it? */
+bool progress_counts_in(const progress *p, const char *unit);
 /* Cheap to call often: it draws at most ~10 times a second on a terminal
  * and every 5 seconds otherwise. */
 void progress_update(progress *p, uint64_t done, uint64_t total);

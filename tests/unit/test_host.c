@@ -180,6 +180,34 @@ static void test_result_metrics_cancel(void **state)
     assert_int_equal(h->cancelled(&f->ctx), 1);
 }
 
+/* A new unit starts a new phase; the same unit, however long (the phase
+ * keeps a truncated copy), carries on the phase it started. */
+static void test_progress_phases(void **state)
+{
+    fixture *f = *state;
+    const purser_host *h = host_table();
+    h->progress(&f->ctx, 10, 100, "bytes");
+    assert_string_equal(f->ctx.prog.unit, "bytes");
+    double bytes_started = f->ctx.prog.started;
+    h->progress(&f->ctx, 50, 100, "bytes");
+    assert_true(f->ctx.prog.started == bytes_started);
+    assert_int_equal(f->ctx.prog.done, 50);
+    h->progress(&f->ctx, 1, 24, "steps");
+    assert_string_equal(f->ctx.prog.unit, "steps");
+    assert_int_equal(f->ctx.prog.total, 24);
+    const char *lng = "order lines of the nightly settlement batch";
+    h->progress(&f->ctx, 1, 9, lng);
+    double long_started = f->ctx.prog.started;
+    h->progress(&f->ctx, 2, 9, lng);
+    assert_true(f->ctx.prog.started == long_started);
+    assert_int_equal(f->ctx.prog.done, 2);
+    h->progress(&f->ctx, 1, 5, NULL);
+    assert_string_equal(f->ctx.prog.unit, "items");
+    double items_started = f->ctx.prog.started;
+    h->progress(&f->ctx, 3, 5, NULL);
+    assert_true(f->ctx.prog.started == items_started);
+}
+
 int main(void)
 {
     log_setup(PURSER_LOG_ERROR + 1, LOG_TEXT);
@@ -189,6 +217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_params_and_overrides, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_metrics_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_phases, setup, teardown),
     };
     return cmocka_run_group_tests_name("host", tests, NULL, NULL);
 }
